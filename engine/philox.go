@@ -65,11 +65,22 @@ func block(seed, counter uint64) [4]uint32 {
 }
 
 // UniformAt returns element i of RandUniform(lo, hi) for a fill starting at
-// counter start: u = ⌊w/2⁸⌋·2⁻²⁴ ∈ [0, 1) from the element's word w, then
-// lo + (hi−lo)·u computed in float64 and rounded to float32.
+// counter start: UniformWord of the element's word.
 func UniformAt(seed, start uint64, i int, lo, hi float32) float32 {
-	u := float64(Word(seed, start, i)>>8) * 0x1p-24
-	return float32(float64(lo) + (float64(hi)-float64(lo))*u)
+	return UniformWord(Word(seed, start, i), lo, hi)
+}
+
+// UniformWord maps a Philox word w to U[lo, hi): u = ⌊w/2⁸⌋·2⁻²⁴ ∈ [0, 1),
+// then lo + (hi−lo)·u computed in float64 and rounded to float32. Where that
+// rounding reaches hi (about once in 2²⁴ draws when lo ≠ 0) the result is the
+// largest float32 below hi instead, so that the interval stays half-open.
+func UniformWord(w uint32, lo, hi float32) float32 {
+	u := float64(w>>8) * 0x1p-24
+	v := float32(float64(lo) + (float64(hi)-float64(lo))*u)
+	if v >= hi && lo < hi {
+		v = math.Nextafter32(hi, lo)
+	}
+	return v
 }
 
 // NormalAt returns element i of RandNormal(mean, std) for a fill starting at

@@ -241,3 +241,24 @@ func TestSeed42Golden(t *testing.T) {
 		t.Errorf("%s: want a comment line and 16 lines of words", path)
 	}
 }
+
+// TestUniformWordHalfOpen checks the top of U[lo, hi): the largest word
+// rounds to hi in float32 for ranges not starting at 0 (element 12542120 of
+// seed 42's stream from counter 0 is such a word), and must give the largest
+// float32 below hi instead.
+func TestUniformWordHalfOpen(t *testing.T) {
+	for _, r := range [][2]float32{{1, 2}, {-1, 1}, {0, 1}, {-3.5, 100}, {1e-3, 1e-3 + 1e-6}} {
+		lo, hi := r[0], r[1]
+		for _, w := range []uint32{0xffffffff, 0xffffff23, 0xffffff00} {
+			if v := UniformWord(w, lo, hi); !(v >= lo && v < hi) {
+				t.Errorf("UniformWord(%#x, %g, %g) = %g, want in [lo, hi)", w, lo, hi, v)
+			}
+		}
+		if v := UniformWord(0, lo, hi); v != lo {
+			t.Errorf("UniformWord(0, %g, %g) = %g, want lo", lo, hi, v)
+		}
+	}
+	if v := UniformAt(42, 0, 12542120, 1, 2); v >= 2 {
+		t.Errorf("UniformAt(42, 0, 12542120, 1, 2) = %g, want < 2", v)
+	}
+}

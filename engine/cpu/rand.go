@@ -37,11 +37,9 @@ func (e *Engine) RandUniform(dst *engine.Tensor, rng *engine.RNG, lo, hi float32
 	n := engine.CheckRand("RandUniform", dst, rng, engine.Float32)
 	d := e.floats("RandUniform", dst)
 	seed, start := rng.Seed, rng.Take(n)
-	l, w := float64(lo), float64(hi)-float64(lo)
 	fillBlocks(n, seed, start, func(j int, b [4]uint32) {
 		for k := 0; k < 4 && 4*j+k < n; k++ {
-			u := float64(b[k]>>8) * 0x1p-24
-			d[4*j+k] = float32(l + w*u)
+			d[4*j+k] = engine.UniformWord(b[k], lo, hi)
 		}
 	})
 }
