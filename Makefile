@@ -3,8 +3,14 @@ GO      ?= go
 BENCH   ?= .
 # Packages whose behaviour depends on the BLAS build tag.
 BLAS_PKGS = ./engine/... ./nn/...
+# Packages that hold the CUDA engine, its kernels and their emulator.
+CUDA_PKGS = ./cuda/... ./kernels/...
+# Thread orders the kernel emulator runs blocks in: a kernel that is only
+# right in one order has a race.
+EMU_ORDERS = forward reverse random
 
-.PHONY: all build build-openblas test test-openblas test-oracle check lint bench bench-openblas clean
+.PHONY: all build build-openblas build-cuda kernels kernels-fresh gpu-binaries \
+	test test-openblas test-oracle test-cudaemu check lint bench bench-openblas clean
 
 all: build
 
@@ -17,6 +23,24 @@ build-openblas:
 	$(GO) build -tags openblas ./...
 	$(GO) build -tags openblas -o bin/imago-openblas ./cmd/imago
 
+# Needs the CUDA headers and libcuda (Debian's nvidia-cuda-toolkit); the PTX
+# is embedded, so no nvcc. The binary runs only where a GPU and driver are.
+build-cuda:
+	$(GO) build -tags cuda ./...
+	$(GO) test -tags cuda -c -o /dev/null ./cuda
+
+# Regenerates kernels/ptx and kernels/registry.inc with nvcc.
+kernels:
+	scripts/build-kernels.sh
+
+# Fails when the committed PTX or registry is stale.
+kernels-fresh:
+	scripts/check-kernels-fresh.sh
+
+# Test binaries and imago for a GPU machine, into .gpu/ (see scripts/).
+gpu-binaries:
+	scripts/build-gpu.sh
+
 test:
 	$(GO) test ./...
 
@@ -28,14 +52,23 @@ test-openblas:
 test-oracle:
 	cd internal/oracle && $(GO) test ./...
 
+test-cudaemu:
+	@set -e; for o in $(EMU_ORDERS); do \
+		echo "IMAGO_EMU_ORDER=$$o"; \
+		IMAGO_EMU_ORDER=$$o $(GO) test -count=1 -tags cudaemu $(CUDA_PKGS); \
+	done
+
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags openblas ./...
+	$(GO) vet -tags cuda ./...
+	$(GO) vet -tags cudaemu ./...
 	cd internal/oracle && $(GO) vet ./...
 
-# The full test run: lint, both CPU builds, and the oracle.
-check: lint test test-openblas test-oracle
+# The full test run: lint, both CPU builds, the oracle, the CUDA build, the
+# kernels' freshness and the emulated CUDA engine.
+check: lint test test-openblas test-oracle build-cuda kernels-fresh test-cudaemu
 
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem ./engine/... ./nn/...
@@ -44,4 +77,4 @@ bench-openblas:
 	$(GO) test -tags openblas -run '^$$' -bench '$(BENCH)' -benchmem ./engine/... ./nn/...
 
 clean:
-	rm -rf bin
+	rm -rf bin .gpu

@@ -45,9 +45,24 @@ func Backends() []Backend {
 	return slices.Clone(registry)
 }
 
-// Open creates the engine registered under name. An unknown name or an
-// engine that cannot run here gives an error naming the engines that exist.
+// AutoPreference is the order in which Open("auto") tries engines: the GPU
+// when the binary has it and the machine can run it, else the CPU.
+var AutoPreference = []string{"cuda", "cpu"}
+
+// Open creates the engine registered under name, or for "auto" the first
+// engine of AutoPreference that is compiled in and available. An unknown
+// name or an engine that cannot run here gives an error naming the engines
+// that exist.
 func Open(name string) (Engine, error) {
+	if name == "auto" {
+		for _, pref := range AutoPreference {
+			for _, b := range Backends() {
+				if b.Name == pref && b.Available() == nil {
+					return b.Open()
+				}
+			}
+		}
+	}
 	var names []string
 	for _, b := range Backends() {
 		if b.Name == name {
@@ -58,5 +73,5 @@ func Open(name string) (Engine, error) {
 		}
 		names = append(names, b.Name)
 	}
-	return nil, fmt.Errorf("unknown engine %q (compiled in: %s)", name, strings.Join(names, ", "))
+	return nil, fmt.Errorf("unknown engine %q (compiled in: %s; or auto)", name, strings.Join(names, ", "))
 }
