@@ -149,9 +149,10 @@ func randSlice(r *rand.Rand, n int) []float32 {
 func TestGemmAgainstNaive(t *testing.T) {
 	e := New()
 	r := rand.New(rand.NewPCG(1, 2))
-	// Sizes straddle gonum's 64-wide blocks and its concurrency threshold;
-	// shared operands exercise the stacked and the per-member paths.
-	for _, sz := range [][3]int{{1, 1, 1}, {3, 5, 7}, {65, 17, 130}, {200, 64, 129}} {
+	// Sizes straddle gonum's 64-wide blocks and its concurrency threshold
+	// ({60, 70, 50} with E = 3 runs members concurrently); shared operands
+	// exercise the stacked and the per-member paths.
+	for _, sz := range [][3]int{{1, 1, 1}, {3, 5, 7}, {60, 70, 50}, {65, 17, 130}, {200, 64, 129}} {
 		m, k, n := sz[0], sz[1], sz[2]
 		for _, ens := range []int{1, 3} {
 			for mode := 0; mode < 4; mode++ {

@@ -13,14 +13,18 @@ import (
 // combine two products (Scale, Axpby, Polyak) also run in float64, where a
 // product of two float32s is exact, to avoid cancellation error.
 //
-// The activations are written as closed forms around math.Exp, inlined into
-// the loops. math.Tanh is four times slower than the form below, and calling
-// math.Exp from a helper that does not inline costs five times the inlined
-// call on amd64; BenchmarkElementwise measures the kernels.
+// The activations are closed forms around math.Exp, written so that the call
+// sits in the loop itself. On one core of the 2-core Xeon (Sapphire Rapids,
+// KVM) these kernels were written on, math.Tanh took 28 ns an element
+// against 8 ns for the form below, and a helper calling math.Exp that the
+// compiler does not inline took 29 ns against 6 ns inlined (best of 300
+// runs over 4096 elements). A float64 polynomial exp of our own was no
+// faster than math.Exp, which is assembly. BenchmarkElementwise measures the
+// kernels; TestActivationAccuracy holds them to an ulp.
 
-// sigmoid returns σ(x) = 1/(1+e^−x). In float64 this is accurate for every
-// float32 x: e^−x neither overflows nor underflows before the result rounds
-// to 0 or 1 in float32, and ±Inf give 1 and 0.
+// sigmoid returns σ(x) = 1/(1+e^−x), accurate in float64 for every float32
+// x: where e^−x overflows (x < −709), σ(x) rounds to 0 in float32 anyway,
+// and ±Inf give 1 and 0. It is small enough to be inlined.
 func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 
 // Activate computes dst = f(x) elementwise. dst may be x.
