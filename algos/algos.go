@@ -1,0 +1,87 @@
+// Package algos holds what every training loop of imago shares: the
+// Reporter a loop reports its evaluations and progress to, and the
+// deterministic evaluation of a policy. Each algorithm lives in a package of
+// its own below (algos/sac, algos/mbpo, ...), with a Config of documented
+// defaults and a training loop that reads top to bottom.
+package algos
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/imago-rl/imago/env"
+)
+
+// Row is one line of a run's metrics.csv: the environment steps taken so
+// far and named values. Every Row of a run has the same names in the same
+// order.
+type Row struct {
+	EnvSteps int
+	Names    []string
+	Values   []float64
+}
+
+// Get returns the value named name, or NaN.
+func (r Row) Get(name string) float64 {
+	for i, n := range r.Names {
+		if n == name {
+			return r.Values[i]
+		}
+	}
+	return math.NaN()
+}
+
+// Reporter receives what a training loop reports. cmd/imago's train
+// command implements it with metrics.csv and the progress bar; tests use
+// their own.
+type Reporter interface {
+	// Progress is called often (at least every few hundred environment
+	// steps) with the steps taken so far; it must be cheap.
+	Progress(envSteps int)
+	// Record is called after each evaluation. An error stops training and
+	// is returned by the loop.
+	Record(row Row) error
+}
+
+// Discard is a Reporter that keeps nothing.
+type Discard struct{}
+
+func (Discard) Progress(int)     {}
+func (Discard) Record(Row) error { return nil }
+
+// Policy maps an observation to an action for evaluation.
+type Policy func(obs []float64) []float64
+
+// Evaluate runs episodes episodes of e with policy, seeding episode i's
+// Reset with seed+i, and returns the mean and the population standard
+// deviation of the undiscounted returns. It stops early, returning ctx's
+// error, when ctx is cancelled.
+func Evaluate(ctx context.Context, e env.Env, policy Policy, episodes int, seed int64) (mean, std float64, err error) {
+	if episodes <= 0 {
+		return 0, 0, fmt.Errorf("evaluate: %d episodes; need at least 1", episodes)
+	}
+	returns := make([]float64, episodes)
+	for i := range returns {
+		if err := ctx.Err(); err != nil {
+			return 0, 0, err
+		}
+		obs := e.Reset(seed + int64(i))
+		for {
+			next, r, term, trunc := e.Step(policy(obs))
+			returns[i] += r
+			if term || trunc {
+				break
+			}
+			obs = next
+		}
+	}
+	for _, r := range returns {
+		mean += r
+	}
+	mean /= float64(episodes)
+	for _, r := range returns {
+		std += (r - mean) * (r - mean)
+	}
+	return mean, math.Sqrt(std / float64(episodes)), nil
+}
