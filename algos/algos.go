@@ -85,3 +85,31 @@ func Evaluate(ctx context.Context, e env.Env, policy Policy, episodes int, seed 
 	}
 	return mean, math.Sqrt(std / float64(episodes)), nil
 }
+
+// RunConfig is what every run has whatever its algorithm: the environment,
+// the budget, the seed and the evaluation schedule. It is written into the
+// run's config.yaml beside the algorithm's own Config.
+type RunConfig struct {
+	Env          string `yaml:"env"`           // environment id (env.Make)
+	Steps        int    `yaml:"steps"`         // environment steps of training
+	Seed         int64  `yaml:"seed"`          // seeds the engine's generator and the environments
+	EvalEvery    int    `yaml:"eval_every"`    // environment steps between evaluations (default 1000)
+	EvalEpisodes int    `yaml:"eval_episodes"` // deterministic episodes per evaluation (default 10)
+}
+
+// Validate reports the first field out of range, naming it and what is
+// allowed.
+func (c RunConfig) Validate() error {
+	if _, err := env.Make(c.Env); err != nil {
+		return err
+	}
+	switch {
+	case c.Steps <= 0:
+		return fmt.Errorf("steps = %d: must be positive", c.Steps)
+	case c.EvalEvery <= 0:
+		return fmt.Errorf("eval_every = %d: must be positive", c.EvalEvery)
+	case c.EvalEpisodes <= 0:
+		return fmt.Errorf("eval_episodes = %d: must be positive", c.EvalEpisodes)
+	}
+	return nil
+}
