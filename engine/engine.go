@@ -102,6 +102,9 @@ type AdamConfig struct {
 // ops need only equal lengths. Row-wise ops fold shapes to [G, M, N]
 // (Tensor.Fold3). All tensors are Float32 unless a doc comment says Int32.
 //
+// Ownership: a tensor belongs to the engine that made it; passing it to
+// another engine is a programmer error.
+//
 // Aliasing: unless a doc comment allows it, a destination must not overlap
 // any input. Elementwise ops allow dst to be exactly the same view as an
 // input (in place); partial overlaps are never allowed.
@@ -163,8 +166,9 @@ type Engine interface {
 	// Scale computes dst = alpha·x + beta elementwise. dst may be x.
 	Scale(dst, x *Tensor, alpha, beta float32)
 	// Axpby computes dst = alpha·x + beta·dst elementwise; dst and x have the
-	// same length and do not overlap. Gradient accumulation and L2 weight
-	// decay use it.
+	// same length and do not overlap. When beta is 0, dst is not read (NaNs
+	// in it do not propagate), as in BLAS. Gradient accumulation and L2
+	// weight decay use it.
 	Axpby(dst *Tensor, alpha float32, x *Tensor, beta float32)
 	// Clamp computes dst = min(max(x, lo), hi) elementwise. dst may be x.
 	Clamp(dst, x *Tensor, lo, hi float32)
