@@ -17,7 +17,9 @@
 //     an algorithm, not conditions of the data; callers that take actions
 //     from outside (a file, a user) check them first with CheckAction.
 //   - Actions outside a Box are clipped exactly where Gymnasium clips them
-//     (Pendulum's torque, MountainCarContinuous' force), and nowhere else.
+//     (Pendulum's torque, MountainCarContinuous' force), and nowhere else
+//     among the Gymnasium tasks; PointMaze clips its action as its reference
+//     (contrastive_rl's point_env.py) does.
 package env
 
 import (
