@@ -1,0 +1,287 @@
+// Package sac is Soft Actor-Critic (Haarnoja et al. 2018, "Soft
+// Actor-Critic Algorithms and Applications") for environments with a
+// bounded Box action space: twin Q networks with Polyak-averaged targets, a
+// tanh-squashed Gaussian policy and an automatically tuned entropy
+// temperature, trained from a replay buffer on the engine's device.
+//
+// Train reads top to bottom like CleanRL's sac_continuous_action.py: act,
+// store the transition, take the gradient steps (update.go), evaluate. Every
+// hyperparameter is in Config (config.go) with its default and source, and
+// per-environment adjustments are in one table (presets.go).
+//
+// Determinism: a run is a pure function of its RunConfig, its Config, the
+// engine and the build. The engine's Philox stream, seeded by RunConfig.Seed,
+// initialises the networks and draws every minibatch and all policy noise;
+// the random actions before learning starts come from a second Philox key
+// computed on the host. Apart from the wall_seconds column, two runs with the
+// same inputs report the same numbers bit for bit.
+package sac
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/imago-rl/imago/algos"
+	"github.com/imago-rl/imago/algos/replay"
+	"github.com/imago-rl/imago/engine"
+	"github.com/imago-rl/imago/env"
+)
+
+// Columns are the names of the values of every Row that Train records, in
+// order. The losses, α and the entropy are means over the gradient steps
+// since the previous evaluation (NaN before learning starts); train_return
+// is the mean return of the training episodes that ended since then (NaN if
+// none did); wall_seconds is the time since Train started, the only column
+// that differs between two runs of the same seed.
+var Columns = []string{
+	"eval_return", "eval_return_std", "train_return",
+	"q_loss", "actor_loss", "alpha", "entropy", "wall_seconds",
+}
+
+// Seeds of the environments' episodes. Training episode k (from 0) resets
+// with seed+k and evaluation episode i, in every evaluation, with
+// seed+evalSeedOffset+i, so that evaluation episodes are never training
+// episodes (a run would need 2⁴⁰ episodes to meet them) and every
+// evaluation of a run plays the same starts.
+const evalSeedOffset = 1 << 40
+
+// exploreKey separates the Philox key of the random actions taken before
+// learning starts from the engine's stream, whose key is the seed itself.
+const exploreKey = 0x5ac0_e4b1_0e00_0001
+
+// Train runs SAC on run.Env for run.Steps environment steps with cfg,
+// computing on eng, and reports to rep: Progress after every environment
+// step, and Record with the columns of Columns after every run.EvalEvery
+// steps and after the last step, each evaluation being run.EvalEpisodes
+// episodes of the deterministic policy tanh(μ) on a separate environment.
+// It returns ctx.Err() as soon as ctx is cancelled, the first error of
+// rep.Record, or an error for an invalid configuration or an environment
+// SAC cannot act in.
+func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Config, rep algos.Reporter) error {
+	start := time.Now()
+	if err := run.Validate(); err != nil {
+		return fmt.Errorf("sac: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("sac: %w", err)
+	}
+	trainEnv, err := env.Make(run.Env)
+	if err != nil {
+		return fmt.Errorf("sac: %w", err)
+	}
+	evalEnv, err := env.Make(run.Env)
+	if err != nil {
+		return fmt.Errorf("sac: %w", err)
+	}
+	obsDim := trainEnv.ObservationSpace().Dim()
+	actSpace := trainEnv.ActionSpace()
+	if err := checkActionSpace(run.Env, actSpace); err != nil {
+		return err
+	}
+	actDim := actSpace.Dim()
+
+	// The networks, the replay buffer and the scratch of acting. One
+	// Philox stream initialises the networks and then draws minibatches
+	// and policy noise.
+	rng := engine.NewRNG(uint64(run.Seed))
+	agent, err := newAgent(eng, cfg, obsDim, actDim, rng)
+	if err != nil {
+		return fmt.Errorf("sac: %w", err)
+	}
+	defer agent.free()
+	buffer := replay.New(eng, min(cfg.BufferSize, run.Steps), obsDim, actDim)
+	defer buffer.Free()
+	batch := replay.NewBatch(eng, cfg.BatchSize, obsDim, actDim)
+	defer batch.Free(eng)
+	explore := engine.NewRNG(uint64(run.Seed) ^ exploreKey)
+	acting := newActing(eng, agent, actSpace, obsDim)
+	defer acting.free()
+
+	var (
+		episode      int64
+		obs          = trainEnv.Reset(run.Seed)
+		epReturn     float64
+		sumReturns   float64 // of the training episodes ended since the last evaluation
+		endedReturns int
+		tr           replay.Transitions // one transition, reused every step
+	)
+	for step := 1; step <= run.Steps; step++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+
+		// Act: uniformly random actions until learning starts, then a
+		// sample of the policy. a is in (−1, 1); the environment gets it
+		// rescaled to its bounds.
+		var a []float32
+		if step <= cfg.LearningStarts {
+			a = acting.random(explore)
+		} else {
+			a = acting.sample(obs, rng)
+		}
+		next, reward, terminated, truncated := trainEnv.Step(acting.rescale(a))
+		epReturn += reward
+
+		// Store the transition. A truncated episode's last transition is
+		// stored as not terminated: its next state has a value to
+		// bootstrap from.
+		tr.Obs = appendFloat32(tr.Obs[:0], obs)
+		tr.Act = append(tr.Act[:0], a...)
+		tr.Reward = append(tr.Reward[:0], float32(reward))
+		tr.NextObs = appendFloat32(tr.NextObs[:0], next)
+		tr.Terminated = append(tr.Terminated[:0], boolFloat(terminated))
+		buffer.Add(tr)
+		obs = next
+		if terminated || truncated {
+			sumReturns += epReturn
+			endedReturns++
+			episode++
+			epReturn = 0
+			obs = trainEnv.Reset(run.Seed + episode)
+		}
+
+		// Learn: UpdatesPerStep gradient steps on uniform minibatches,
+		// once LearningStarts random transitions are stored.
+		if step > cfg.LearningStarts {
+			for range cfg.UpdatesPerStep {
+				buffer.Sample(batch, rng)
+				agent.update(batch, rng)
+			}
+		}
+		rep.Progress(step)
+
+		// Evaluate and report.
+		if step%run.EvalEvery == 0 || step == run.Steps {
+			mean, std, err := algos.Evaluate(ctx, evalEnv, acting.mode, run.EvalEpisodes, run.Seed+evalSeedOffset)
+			if err != nil {
+				return err
+			}
+			trainReturn := nan()
+			if endedReturns > 0 {
+				trainReturn = sumReturns / float64(endedReturns)
+			}
+			sumReturns, endedReturns = 0, 0
+			qLoss, actorLoss, alpha, entropy := agent.takeMetrics()
+			row := algos.Row{EnvSteps: step, Names: Columns, Values: []float64{
+				mean, std, trainReturn,
+				qLoss, actorLoss, alpha, entropy, time.Since(start).Seconds(),
+			}}
+			if err := rep.Record(row); err != nil {
+				return fmt.Errorf("sac: record evaluation at step %d: %w", step, err)
+			}
+		}
+	}
+	return nil
+}
+
+// checkActionSpace returns an error unless space is a Box with finite
+// bounds, low < high, into which the policy's (−1, 1) can be rescaled.
+func checkActionSpace(id string, space env.Space) error {
+	if space.Discrete {
+		return fmt.Errorf("sac: %s has a discrete action space %v; SAC needs a Box", id, space)
+	}
+	for i := range space.Low {
+		lo, hi := space.Low[i], space.High[i]
+		if math.IsInf(lo, 0) || math.IsInf(hi, 0) || !(lo < hi) {
+			return fmt.Errorf("sac: %s: action bounds [%g, %g] of element %d must be finite with low < high to rescale the policy's (−1, 1)", id, lo, hi, i)
+		}
+	}
+	return nil
+}
+
+// acting is how Train acts in an environment: the observation goes up to the
+// device and the action comes back, one upload and one download per step.
+type acting struct {
+	eng       engine.Engine
+	agent     *agent
+	obs       *engine.Tensor // [1, Obs]
+	obsHost   []float32
+	a         []float32
+	scale     []float64 // (high − low)/2
+	bias      []float64 // (high + low)/2
+	envAction []float64
+}
+
+func newActing(eng engine.Engine, a *agent, space env.Space, obsDim int) *acting {
+	n := space.Dim()
+	x := &acting{
+		eng:       eng,
+		agent:     a,
+		obs:       eng.New(engine.Float32, 1, obsDim),
+		obsHost:   make([]float32, obsDim),
+		a:         make([]float32, n),
+		scale:     make([]float64, n),
+		bias:      make([]float64, n),
+		envAction: make([]float64, n),
+	}
+	for i := range n {
+		x.scale[i] = (space.High[i] - space.Low[i]) / 2
+		x.bias[i] = (space.High[i] + space.Low[i]) / 2
+	}
+	return x
+}
+
+func (x *acting) free() { x.eng.Free(x.obs) }
+
+// random returns an action uniform in [−1, 1)^|A| from the host-side
+// Philox stream explore, which it advances.
+func (x *acting) random(explore *engine.RNG) []float32 {
+	start := explore.Take(len(x.a))
+	for i := range x.a {
+		x.a[i] = engine.UniformAt(explore.Seed, start, i, -1, 1)
+	}
+	return x.a
+}
+
+// sample returns a = tanh(μ + σ·ε) for obs, with ε from rng.
+func (x *acting) sample(obs []float64, rng *engine.RNG) []float32 {
+	x.upload(obs)
+	a, _ := x.agent.actor.Sample(x.obs, rng)
+	x.eng.Download(x.a, a)
+	return x.a
+}
+
+// mode is the deterministic evaluation policy: tanh(μ), rescaled to the
+// environment's bounds.
+func (x *acting) mode(obs []float64) []float64 {
+	x.upload(obs)
+	x.eng.Download(x.a, x.agent.actor.Mode(x.obs))
+	return x.rescale(x.a)
+}
+
+func (x *acting) upload(obs []float64) {
+	for i, v := range obs {
+		x.obsHost[i] = float32(v)
+	}
+	x.eng.Upload(x.obs, x.obsHost)
+}
+
+// rescale maps a ∈ (−1, 1)^|A| affinely onto the Box [low, high]: the
+// action the environment gets is bias + scale·a. The policy's
+// log-probabilities and its entropy stay those of a in (−1, 1); in the
+// environment's units they would differ by the constant Σ log scale (see
+// Config.TargetEntropyPerDim).
+func (x *acting) rescale(a []float32) []float64 {
+	for i, v := range a {
+		x.envAction[i] = x.bias[i] + x.scale[i]*float64(v)
+	}
+	return x.envAction
+}
+
+func appendFloat32(dst []float32, src []float64) []float32 {
+	for _, v := range src {
+		dst = append(dst, float32(v))
+	}
+	return dst
+}
+
+func boolFloat(b bool) float32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func nan() float64 { return math.NaN() }

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/imago-rl/imago/algos"
+	"github.com/imago-rl/imago/algos/sac"
+	"github.com/imago-rl/imago/engine"
+)
+
+// The flagship default of `imago train` with no flags: an algorithm and an
+// environment that are compiled in and finish in a few minutes on a laptop.
+const (
+	defaultAlgorithm = "sac"
+	defaultEnv       = "Pendulum-v1"
+)
+
+// algorithms is what `imago train --algo NAME` can run. Adding an algorithm
+// is one entry: its package's Preset, Config.Validate and Train.
+var algorithms = []algorithm{
+	defineAlgorithm("sac", "Soft Actor-Critic (Haarnoja et al. 2018), model-free", sac.Preset, sac.Config.Validate, sac.Train),
+}
+
+// algorithm is one entry of the table, with its Config type erased: config
+// returns a pointer to a Config value, which --set modifies field by field
+// and validate and train read.
+type algorithm struct {
+	name     string
+	summary  string // one line for --help
+	config   func(envID string) any
+	validate func(cfg any) error
+	train    func(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg any, rep algos.Reporter) error
+}
+
+// defineAlgorithm makes a table entry from an algorithm package's API,
+// which every algorithm shares whatever its Config type C.
+func defineAlgorithm[C any](
+	name, summary string,
+	preset func(envID string) C,
+	validate func(C) error,
+	train func(context.Context, engine.Engine, algos.RunConfig, C, algos.Reporter) error,
+) algorithm {
+	return algorithm{
+		name:     name,
+		summary:  summary,
+		config:   func(envID string) any { c := preset(envID); return &c },
+		validate: func(cfg any) error { return validate(*cfg.(*C)) },
+		train: func(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg any, rep algos.Reporter) error {
+			return train(ctx, eng, run, *cfg.(*C), rep)
+		},
+	}
+}
+
+// lookupAlgorithm returns the entry named name, or an error listing the
+// names there are.
+func lookupAlgorithm(name string) (algorithm, error) {
+	for _, a := range algorithms {
+		if a.name == name {
+			return a, nil
+		}
+	}
+	return algorithm{}, fmt.Errorf("unknown algorithm %q (known: %s)", name, strings.Join(algorithmNames(), ", "))
+}
+
+func algorithmNames() []string {
+	var names []string
+	for _, a := range algorithms {
+		names = append(names, a.name)
+	}
+	return names
+}

@@ -1,0 +1,277 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/imago-rl/imago/algos"
+)
+
+// A run directory holds what `imago train` writes:
+//
+//	config.yaml  the resolved configuration, written before training starts
+//	metrics.csv  one row per evaluation, flushed as it is recorded
+const (
+	configFile  = "config.yaml"
+	metricsFile = "metrics.csv"
+)
+
+// defaultOutDir is where a run goes without --out:
+// $IMAGO_RUNS_DIR/<algo>-<env>-<seed>-<timestamp>, with IMAGO_RUNS_DIR
+// "runs" when unset.
+func defaultOutDir(algo, envID string, seed int64, now time.Time) string {
+	root := os.Getenv("IMAGO_RUNS_DIR")
+	if root == "" {
+		root = "runs"
+	}
+	name := fmt.Sprintf("%s-%s-%d-%s", algo, envID, seed, now.Format("20060102-150405"))
+	// An environment id may hold a slash (a namespace); the run stays one
+	// directory.
+	name = strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == ':' || r == ' ' {
+			return '_'
+		}
+		return r
+	}, name)
+	return filepath.Join(root, name)
+}
+
+// checkOutDir reports whether a run may be written to dir: it does not
+// exist, or is an empty directory, or force is set and it is a directory.
+// It creates nothing.
+func checkOutDir(dir string, force bool) error {
+	fi, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("--out %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("--out %s exists and is not a directory", dir)
+	}
+	if force {
+		return nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("--out %s: %w", dir, err)
+	}
+	if len(entries) > 0 {
+		return fmt.Errorf("--out %s exists and is not empty (holds %s); pass --force to write over its %s and %s",
+			dir, entries[0].Name(), configFile, metricsFile)
+	}
+	return nil
+}
+
+// runRecord is a run's config.yaml: everything needed to repeat it.
+type runRecord struct {
+	Version         string // imago's version (main.version)
+	Algo            string
+	Engine          string // the engine that ran, after resolving auto
+	EngineRequested string // --engine as given
+	Run             algos.RunConfig
+	Config          any    // the algorithm's Config, after --set
+	Command         string // an imago train command line that repeats the run
+}
+
+// marshal renders the record as YAML with the sections in a fixed order:
+// the version, the algorithm, the engine, the run and the algorithm's own
+// section named after it. Lists of numbers are written on one line.
+func (r runRecord) marshal() ([]byte, error) {
+	root := &yaml.Node{Kind: yaml.MappingNode}
+	add := func(key string, v any, comment string) error {
+		var n yaml.Node
+		if err := n.Encode(v); err != nil {
+			return fmt.Errorf("encode %s: %w", key, err)
+		}
+		flowLists(&n)
+		n.LineComment = comment
+		root.Content = append(root.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: key}, &n)
+		return nil
+	}
+	engineComment := ""
+	if r.EngineRequested != r.Engine {
+		engineComment = "resolved from --engine " + r.EngineRequested
+	}
+	for _, s := range []struct {
+		key     string
+		v       any
+		comment string
+	}{
+		{"imago", r.Version, "imago version that wrote this run"},
+		{"algo", r.Algo, ""},
+		{"engine", r.Engine, engineComment},
+		{"run", r.Run, ""},
+		{r.Algo, r.Config, ""},
+	} {
+		if err := add(s.key, s.v, s.comment); err != nil {
+			return nil, err
+		}
+	}
+	doc := &yaml.Node{
+		Kind:        yaml.DocumentNode,
+		HeadComment: "The resolved configuration of an imago training run. Repeat it with\n  " + r.Command,
+		Content:     []*yaml.Node{root},
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(doc); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// flowLists writes sequences of scalars in flow style, [256, 256], which
+// reads better than a block list for layer widths.
+func flowLists(n *yaml.Node) {
+	if n.Kind == yaml.SequenceNode {
+		flow := true
+		for _, c := range n.Content {
+			flow = flow && c.Kind == yaml.ScalarNode
+		}
+		if flow {
+			n.Style = yaml.FlowStyle
+		}
+	}
+	for _, c := range n.Content {
+		flowLists(c)
+	}
+}
+
+// metricsCSV writes metrics.csv: a header from the first row, then one line
+// per row, each flushed to the file as it is written so that a crash or an
+// interrupt loses no evaluation. The columns are env_steps, eval_return,
+// eval_return_std and wall_seconds, then the algorithm's other names in the
+// order it reports them. Values are formatted with strconv 'g' -1, the
+// shortest text that reads back as the same float64, so the same run gives
+// the same file apart from wall_seconds.
+type metricsCSV struct {
+	w     *csv.Writer
+	names []string // the row names of the first row, as reported
+	ret   int      // the index of eval_return in names
+	std   int      // of eval_return_std
+	wall  int      // of wall_seconds, or -1 where the algorithm does not report it
+	rest  []int    // the indices of the other names, in order
+}
+
+// The columns every run's metrics.csv starts with.
+var leadingColumns = []string{"env_steps", "eval_return", "eval_return_std", "wall_seconds"}
+
+func newMetricsCSV(w io.Writer) *metricsCSV { return &metricsCSV{w: csv.NewWriter(w)} }
+
+// write appends row. Its wall_seconds is the row's own where the algorithm
+// reports one (its time since training started), else wallSeconds. The
+// first row fixes the names; a later row with other names is an error, as
+// is a row without eval_return or eval_return_std.
+func (m *metricsCSV) write(row algos.Row, wallSeconds float64) error {
+	if len(row.Names) != len(row.Values) {
+		return fmt.Errorf("metrics row at %d steps has %d names and %d values", row.EnvSteps, len(row.Names), len(row.Values))
+	}
+	if m.names == nil {
+		if err := m.writeHeader(row.Names); err != nil {
+			return err
+		}
+	} else if !slices.Equal(row.Names, m.names) {
+		return fmt.Errorf("metrics row at %d steps has columns %v, earlier rows %v", row.EnvSteps, row.Names, m.names)
+	}
+	if m.wall >= 0 {
+		wallSeconds = row.Values[m.wall]
+	}
+	rec := make([]string, 0, len(leadingColumns)+len(m.rest))
+	rec = append(rec,
+		strconv.Itoa(row.EnvSteps),
+		formatFloat(row.Values[m.ret]),
+		formatFloat(row.Values[m.std]),
+		strconv.FormatFloat(wallSeconds, 'f', 3, 64))
+	for _, i := range m.rest {
+		rec = append(rec, formatFloat(row.Values[i]))
+	}
+	return m.flush(rec)
+}
+
+func (m *metricsCSV) writeHeader(names []string) error {
+	m.ret, m.std, m.wall, m.rest = -1, -1, -1, nil
+	header := slices.Clone(leadingColumns)
+	for i, n := range names {
+		switch n {
+		case "eval_return":
+			m.ret = i
+		case "eval_return_std":
+			m.std = i
+		case "wall_seconds":
+			m.wall = i
+		case "env_steps":
+			return fmt.Errorf("metrics row names env_steps, which metrics.csv takes from Row.EnvSteps")
+		default:
+			m.rest = append(m.rest, i)
+			header = append(header, n)
+		}
+	}
+	if m.ret < 0 || m.std < 0 {
+		return fmt.Errorf("metrics row %v lacks eval_return or eval_return_std", names)
+	}
+	m.names = slices.Clone(names)
+	return m.flush(header)
+}
+
+func (m *metricsCSV) flush(rec []string) error {
+	if err := m.w.Write(rec); err != nil {
+		return fmt.Errorf("write %s: %w", metricsFile, err)
+	}
+	m.w.Flush()
+	if err := m.w.Error(); err != nil {
+		return fmt.Errorf("write %s: %w", metricsFile, err)
+	}
+	return nil
+}
+
+// formatFloat is strconv's shortest round-trip form; NaN and ±Inf come out
+// as NaN, +Inf and -Inf, which Python's float() and pandas read back.
+func formatFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// runReporter is the algos.Reporter of `imago train`: it writes each
+// evaluation to metrics.csv and shows progress on stderr. It remembers the
+// last evaluation for the summary line.
+type runReporter struct {
+	metrics  *metricsCSV
+	progress *progress
+	now      func() time.Time
+	start    time.Time
+
+	evals    int
+	last     algos.Row
+	lastWall float64
+}
+
+var _ algos.Reporter = (*runReporter)(nil)
+
+func (r *runReporter) Progress(envSteps int) { r.progress.update(envSteps) }
+
+func (r *runReporter) Record(row algos.Row) error {
+	wall := r.now().Sub(r.start).Seconds()
+	if err := r.metrics.write(row, wall); err != nil {
+		return err
+	}
+	r.evals++
+	r.last = row
+	r.lastWall = wall
+	r.progress.evaluated(row)
+	return nil
+}
