@@ -35,6 +35,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ErrWriter: stderr,
 		Commands: []*cli.Command{
 			enginesCommand(),
+			envsCommand(),
+			trainCommand(),
 		},
 		// An unknown command is an error with a non-zero exit, not a help page.
 		Action: func(c *cli.Context) error {
