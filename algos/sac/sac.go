@@ -77,7 +77,7 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 	}
 	obsDim := trainEnv.ObservationSpace().Dim()
 	actSpace := trainEnv.ActionSpace()
-	if err := checkActionSpace(run.Env, actSpace); err != nil {
+	if err := CheckActionSpace(run.Env, actSpace); err != nil {
 		return err
 	}
 	actDim := actSpace.Dim()
@@ -86,18 +86,18 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 	// Philox stream initialises the networks and then draws minibatches
 	// and policy noise.
 	rng := engine.NewRNG(uint64(run.Seed))
-	agent, err := newAgent(eng, cfg, obsDim, actDim, rng)
+	agent, err := NewAgent(eng, cfg, obsDim, actDim, rng)
 	if err != nil {
 		return fmt.Errorf("sac: %w", err)
 	}
-	defer agent.free()
+	defer agent.Free()
 	buffer := replay.New(eng, min(cfg.BufferSize, run.Steps), obsDim, actDim)
 	defer buffer.Free()
 	batch := replay.NewBatch(eng, cfg.BatchSize, obsDim, actDim)
 	defer batch.Free(eng)
 	explore := engine.NewRNG(uint64(run.Seed) ^ exploreKey)
-	acting := newActing(eng, agent, actSpace, obsDim)
-	defer acting.free()
+	actor := NewActor(eng, agent, actSpace, obsDim)
+	defer actor.Free()
 
 	var (
 		episode      int64
@@ -117,11 +117,11 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 		// rescaled to its bounds.
 		var a []float32
 		if step <= cfg.LearningStarts {
-			a = acting.random(explore)
+			a = actor.Random(explore)
 		} else {
-			a = acting.sample(obs, rng)
+			a = actor.Sample(obs, rng)
 		}
-		next, reward, terminated, truncated := trainEnv.Step(acting.rescale(a))
+		next, reward, terminated, truncated := trainEnv.Step(actor.Rescale(a))
 		epReturn += reward
 
 		// Store the transition. A truncated episode's last transition is
@@ -147,14 +147,14 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 		if step > cfg.LearningStarts {
 			for range cfg.UpdatesPerStep {
 				buffer.Sample(batch, rng)
-				agent.update(batch, rng)
+				agent.Update(batch, rng)
 			}
 		}
 		rep.Progress(step)
 
 		// Evaluate and report.
 		if step%run.EvalEvery == 0 || step == run.Steps {
-			mean, std, err := algos.Evaluate(ctx, evalEnv, acting.mode, run.EvalEpisodes, run.Seed+evalSeedOffset)
+			mean, std, err := algos.Evaluate(ctx, evalEnv, actor.Mode, run.EvalEpisodes, run.Seed+evalSeedOffset)
 			if err != nil {
 				return err
 			}
@@ -163,7 +163,7 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 				trainReturn = sumReturns / float64(endedReturns)
 			}
 			sumReturns, endedReturns = 0, 0
-			qLoss, actorLoss, alpha, entropy := agent.takeMetrics()
+			qLoss, actorLoss, alpha, entropy := agent.TakeMetrics()
 			row := algos.Row{EnvSteps: step, Names: Columns, Values: []float64{
 				mean, std, trainReturn,
 				qLoss, actorLoss, alpha, entropy, time.Since(start).Seconds(),
@@ -176,9 +176,9 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 	return nil
 }
 
-// checkActionSpace returns an error unless space is a Box with finite
+// CheckActionSpace returns an error unless space is a Box with finite
 // bounds, low < high, into which the policy's (−1, 1) can be rescaled.
-func checkActionSpace(id string, space env.Space) error {
+func CheckActionSpace(id string, space env.Space) error {
 	if space.Discrete {
 		return fmt.Errorf("sac: %s has a discrete action space %v; SAC needs a Box", id, space)
 	}
@@ -191,11 +191,12 @@ func checkActionSpace(id string, space env.Space) error {
 	return nil
 }
 
-// acting is how Train acts in an environment: the observation goes up to the
-// device and the action comes back, one upload and one download per step.
-type acting struct {
+// Actor is how a training loop acts in an environment with an Agent's
+// policy: the observation goes up to the device and the action comes back,
+// one upload and one download per step.
+type Actor struct {
 	eng       engine.Engine
-	agent     *agent
+	agent     *Agent
 	obs       *engine.Tensor // [1, Obs]
 	obsHost   []float32
 	a         []float32
@@ -204,9 +205,9 @@ type acting struct {
 	envAction []float64
 }
 
-func newActing(eng engine.Engine, a *agent, space env.Space, obsDim int) *acting {
+func NewActor(eng engine.Engine, a *Agent, space env.Space, obsDim int) *Actor {
 	n := space.Dim()
-	x := &acting{
+	x := &Actor{
 		eng:       eng,
 		agent:     a,
 		obs:       eng.New(engine.Float32, 1, obsDim),
@@ -223,11 +224,11 @@ func newActing(eng engine.Engine, a *agent, space env.Space, obsDim int) *acting
 	return x
 }
 
-func (x *acting) free() { x.eng.Free(x.obs) }
+func (x *Actor) Free() { x.eng.Free(x.obs) }
 
-// random returns an action uniform in [−1, 1)^|A| from the host-side
+// Random returns an action uniform in [−1, 1)^|A| from the host-side
 // Philox stream explore, which it advances.
-func (x *acting) random(explore *engine.RNG) []float32 {
+func (x *Actor) Random(explore *engine.RNG) []float32 {
 	start := explore.Take(len(x.a))
 	for i := range x.a {
 		x.a[i] = engine.UniformAt(explore.Seed, start, i, -1, 1)
@@ -235,35 +236,35 @@ func (x *acting) random(explore *engine.RNG) []float32 {
 	return x.a
 }
 
-// sample returns a = tanh(μ + σ·ε) for obs, with ε from rng.
-func (x *acting) sample(obs []float64, rng *engine.RNG) []float32 {
+// Sample returns a = tanh(μ + σ·ε) for obs, with ε from rng.
+func (x *Actor) Sample(obs []float64, rng *engine.RNG) []float32 {
 	x.upload(obs)
 	a, _ := x.agent.actor.Sample(x.obs, rng)
 	x.eng.Download(x.a, a)
 	return x.a
 }
 
-// mode is the deterministic evaluation policy: tanh(μ), rescaled to the
+// Mode is the deterministic evaluation policy: tanh(μ), rescaled to the
 // environment's bounds.
-func (x *acting) mode(obs []float64) []float64 {
+func (x *Actor) Mode(obs []float64) []float64 {
 	x.upload(obs)
 	x.eng.Download(x.a, x.agent.actor.Mode(x.obs))
-	return x.rescale(x.a)
+	return x.Rescale(x.a)
 }
 
-func (x *acting) upload(obs []float64) {
+func (x *Actor) upload(obs []float64) {
 	for i, v := range obs {
 		x.obsHost[i] = float32(v)
 	}
 	x.eng.Upload(x.obs, x.obsHost)
 }
 
-// rescale maps a ∈ (−1, 1)^|A| affinely onto the Box [low, high]: the
+// Rescale maps a ∈ (−1, 1)^|A| affinely onto the Box [low, high]: the
 // action the environment gets is bias + scale·a. The policy's
 // log-probabilities and its entropy stay those of a in (−1, 1); in the
 // environment's units they would differ by the constant Σ log scale (see
 // Config.TargetEntropyPerDim).
-func (x *acting) rescale(a []float32) []float64 {
+func (x *Actor) Rescale(a []float32) []float64 {
 	for i, v := range a {
 		x.envAction[i] = x.bias[i] + x.scale[i]*float64(v)
 	}

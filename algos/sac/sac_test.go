@@ -192,13 +192,13 @@ func (f failing) Record(algos.Row) error { return f.err }
 
 // TestRescale checks the affine map of the policy's (−1, 1) onto a Box.
 func TestRescale(t *testing.T) {
-	x := newActing(cpu.New(), nil, env.Box([]float64{-1, -2}, []float64{3, 2}), 1)
+	x := NewActor(cpu.New(), nil, env.Box([]float64{-1, -2}, []float64{3, 2}), 1)
 	for _, tc := range []struct{ a, want []float64 }{
 		{[]float64{-1, -1}, []float64{-1, -2}},
 		{[]float64{1, 1}, []float64{3, 2}},
 		{[]float64{0, 0.5}, []float64{1, 1}},
 	} {
-		got := x.rescale([]float32{float32(tc.a[0]), float32(tc.a[1])})
+		got := x.Rescale([]float32{float32(tc.a[0]), float32(tc.a[1])})
 		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
 			t.Errorf("rescale(%v) = %v, want %v", tc.a, got, tc.want)
 		}

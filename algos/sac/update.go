@@ -8,11 +8,11 @@ import (
 	"github.com/imago-rl/imago/nn"
 )
 
-// agent holds SAC's networks, their optimizers and the device scratch of one
+// Agent holds SAC's networks, their optimizers and the device scratch of one
 // gradient step. Everything of an update runs on the engine; the scalar
 // metrics are summed on the device into metrics and downloaded only when
 // reported.
-type agent struct {
+type Agent struct {
 	eng           engine.Engine
 	cfg           Config
 	targetEntropy float32 // TargetEntropyPerDim·|A|
@@ -47,11 +47,11 @@ const (
 	numMetrics
 )
 
-// newAgent allocates SAC's networks for observations of obsDim and actions
+// NewAgent allocates SAC's networks for observations of obsDim and actions
 // of actDim elements and initialises them from rng: the policy, then the
 // critics, with PyTorch's default (FanInUniform, as [CleanRL]); the target
 // critics start as copies.
-func newAgent(eng engine.Engine, cfg Config, obsDim, actDim int, rng *engine.RNG) (*agent, error) {
+func NewAgent(eng engine.Engine, cfg Config, obsDim, actDim int, rng *engine.RNG) (*Agent, error) {
 	actor, err := nn.NewPolicy(eng, nn.PolicyConfig{Obs: obsDim, Act: actDim, Hidden: cfg.Hidden, Activation: engine.ReLU})
 	if err != nil {
 		return nil, err
@@ -65,7 +65,7 @@ func newAgent(eng engine.Engine, cfg Config, obsDim, actDim int, rng *engine.RNG
 	logAlpha := nn.NewParams(eng, nn.ParamSpec{Name: "log_alpha", Shape: []int{1}})
 	logAlpha.Set("log_alpha", []float32{float32(math.Log(cfg.Alpha))})
 	b := cfg.BatchSize
-	a := &agent{
+	a := &Agent{
 		eng:           eng,
 		cfg:           cfg,
 		targetEntropy: float32(cfg.TargetEntropyPerDim * float64(actDim)),
@@ -91,12 +91,12 @@ func newAgent(eng engine.Engine, cfg Config, obsDim, actDim int, rng *engine.RNG
 	return a, nil
 }
 
-// update takes one gradient step of the critics, the policy and the
+// Update takes one gradient step of the critics, the policy and the
 // temperature on the minibatch d, then moves the target critics, in the
 // order of [CleanRL] (with the policy updated on every step, as in [SAC2]
 // and [SB3]). All three losses use the temperature α from before this
 // step's temperature update. The policy's noise comes from rng.
-func (a *agent) update(d *replay.Batch, rng *engine.RNG) {
+func (a *Agent) Update(d *replay.Batch, rng *engine.RNG) {
 	eng, b := a.eng, a.cfg.BatchSize
 	member := func(t *engine.Tensor, e int) *engine.Tensor { return t.View(e*b, b, 1) }
 	acc := func(slot int, v *engine.Tensor) {
@@ -174,11 +174,11 @@ func (a *agent) update(d *replay.Batch, rng *engine.RNG) {
 	a.updates++
 }
 
-// takeMetrics returns the means over the updates since the last call of the
+// TakeMetrics returns the means over the updates since the last call of the
 // critic loss, the actor loss, α and the policy's entropy estimate −log π,
 // all NaN when there were none, and resets the sums. It downloads
 // numMetrics values.
-func (a *agent) takeMetrics() (qLoss, actorLoss, alpha, entropy float64) {
+func (a *Agent) TakeMetrics() (qLoss, actorLoss, alpha, entropy float64) {
 	if a.updates == 0 {
 		nan := nan()
 		return nan, nan, nan, nan
@@ -192,8 +192,8 @@ func (a *agent) takeMetrics() (qLoss, actorLoss, alpha, entropy float64) {
 		float64(m[metricAlpha]) / n, -float64(m[metricLogProb]) / n
 }
 
-// free releases the agent's device memory.
-func (a *agent) free() {
+// Free releases the agent's device memory.
+func (a *Agent) Free() {
 	a.actor.ReleaseWorkspaces()
 	a.critic.ReleaseWorkspaces()
 	a.target.ReleaseWorkspaces()

@@ -229,7 +229,7 @@ func TestUpdateByHand(t *testing.T) {
 	cfg.Tau = 0.1
 	cfg.Alpha = 0.7
 	cfg.AlphaLR = 0.01
-	a, err := newAgent(eng, cfg, obsDim, actDim, engine.NewRNG(1))
+	a, err := NewAgent(eng, cfg, obsDim, actDim, engine.NewRNG(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +269,7 @@ func TestUpdateByHand(t *testing.T) {
 		epsNext[i] = float64(engine.NormalAt(7, 11, i, 0, 1))
 		epsPi[i] = float64(engine.NormalAt(7, 11+(batch*actDim+3)/4, i, 0, 1))
 	}
-	a.update(d, rng)
+	a.Update(d, rng)
 
 	// Critic: target, loss (logged as half of Σ_e MSE_e) and gradient.
 	y := ref.target(actor0, target0, alpha0, epsNext)
@@ -315,11 +315,11 @@ func TestUpdateByHand(t *testing.T) {
 	}
 
 	// The metrics are means over updates and reset when taken.
-	qLoss, _, alpha, entropy := a.takeMetrics()
+	qLoss, _, alpha, entropy := a.TakeMetrics()
 	if qLoss != float64(m[metricQLoss]) || alpha != float64(m[metricAlpha]) || entropy != -float64(m[metricLogProb]) {
 		t.Errorf("takeMetrics after one update = %v, %v, %v; want the sums %v", qLoss, alpha, entropy, m)
 	}
-	if q, _, _, _ := a.takeMetrics(); !math.IsNaN(q) {
+	if q, _, _, _ := a.TakeMetrics(); !math.IsNaN(q) {
 		t.Errorf("takeMetrics with no update since the last: q_loss %v, want NaN", q)
 	}
 }
@@ -341,7 +341,7 @@ func TestTemperatureDirection(t *testing.T) {
 			cfg := Defaults()
 			cfg.Hidden = []int{8}
 			cfg.BatchSize = batch
-			a, err := newAgent(eng, cfg, obsDim, actDim, engine.NewRNG(2))
+			a, err := NewAgent(eng, cfg, obsDim, actDim, engine.NewRNG(2))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -361,8 +361,8 @@ func TestTemperatureDirection(t *testing.T) {
 			d := replay.NewBatch(eng, batch, obsDim, actDim)
 			rng := engine.NewRNG(3)
 			buf.Sample(d, rng)
-			a.update(d, rng)
-			_, _, alpha0, entropy := a.takeMetrics()
+			a.Update(d, rng)
+			_, _, alpha0, entropy := a.TakeMetrics()
 			var alpha1 [1]float32
 			eng.Download(alpha1[:], a.alpha)
 			target := cfg.TargetEntropyPerDim * actDim
@@ -395,27 +395,27 @@ func TestSteadyStateAllocations(t *testing.T) {
 	cfg.Hidden = []int{4}
 	cfg.BatchSize = batch
 	rng := engine.NewRNG(1)
-	a, err := newAgent(ce, cfg, obsDim, actDim, rng)
+	a, err := NewAgent(ce, cfg, obsDim, actDim, rng)
 	if err != nil {
 		t.Fatal(err)
 	}
 	buf := replay.New(ce, 32, obsDim, actDim)
 	d := replay.NewBatch(ce, batch, obsDim, actDim)
-	acting := newActing(ce, a, env.Box([]float64{-2}, []float64{2}), obsDim)
+	actor := NewActor(ce, a, env.Box([]float64{-2}, []float64{2}), obsDim)
 	tr := replay.Transitions{Obs: []float32{1, 2, 3}, Act: []float32{0.5}, Reward: []float32{1}, NextObs: []float32{2, 3, 4}, Terminated: []float32{0}}
 	step := func() {
 		buf.Add(tr)
-		acting.sample([]float64{0.1, 0.2, 0.3}, rng)
-		acting.mode([]float64{0.1, 0.2, 0.3})
+		actor.Sample([]float64{0.1, 0.2, 0.3}, rng)
+		actor.Mode([]float64{0.1, 0.2, 0.3})
 		buf.Sample(d, rng)
-		a.update(d, rng)
+		a.Update(d, rng)
 	}
 	step()
 	before := ce.news
 	for range 3 {
 		step()
 	}
-	a.takeMetrics()
+	a.TakeMetrics()
 	if n := ce.news - before; n != 0 {
 		t.Errorf("steady-state steps allocated %d tensors", n)
 	}
