@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/imago-rl/imago/algos"
+	"github.com/imago-rl/imago/algos/mbpo"
 	"github.com/imago-rl/imago/algos/sac"
 	"github.com/imago-rl/imago/engine"
 )
@@ -21,6 +22,7 @@ const (
 // is one entry: its package's Preset, Config.Validate and Train.
 var algorithms = []algorithm{
 	defineAlgorithm("sac", "Soft Actor-Critic (Haarnoja et al. 2018), model-free", sac.Preset, sac.Config.Validate, sac.Train),
+	defineAlgorithm("mbpo", "Model-Based Policy Optimization (Janner et al. 2019), SAC on learned-model rollouts", mbpo.Preset, mbpo.Config.Validate, mbpo.Train),
 }
 
 // algorithm is one entry of the table, with its Config type erased: config

@@ -35,6 +35,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ErrWriter: stderr,
 		Commands: []*cli.Command{
 			enginesCommand(),
+			benchCommand(),
 			envsCommand(),
 			trainCommand(),
 		},
