@@ -13,10 +13,10 @@ var _ engine.EnsembleRowForwarder = (*Engine)(nil)
 // memory, so it sorts the rows by member where they are, without the round
 // trip of the generic path: a stable counting sort of the row indices into
 // ws.Perm, a gather of x into ws.A in that order, then for each member its
-// contiguous block of rows through every layer, one Sgemm per layer with
-// the bias preloaded into c (c ← x·W + c, so the bias add costs a copy, not
-// a pass) followed by one activation pass, and finally a scatter of the
-// block's output rows into y.
+// contiguous block of rows through every layer, one Sgemm per layer into
+// rows preloaded with the bias (c ← x·W + c, so that the GEMM's own
+// accumulation adds it) followed by one activation pass, and finally a
+// scatter of the block's output rows into y.
 //
 // Members run one after another, each Sgemm threaded by the BLAS; with
 // B = 10⁵ rows over 5 elites each block has about 2·10⁴ rows, far past the
