@@ -23,8 +23,8 @@
 // seed. Apart from the columns measured in seconds, two runs with the same
 // inputs report the same numbers bit for bit.
 //
-// The SAC update is a stand-in copy of algos/sac's (sacagent.go) until
-// package sac exports its agent.
+// The SAC agent is a stand-in copy of algos/sac's (sacagent.go) until
+// sac.Agent exposes its policy network to the rollouts.
 package mbpo
 
 import (
@@ -35,6 +35,7 @@ import (
 
 	"github.com/imago-rl/imago/algos"
 	"github.com/imago-rl/imago/algos/replay"
+	"github.com/imago-rl/imago/algos/sac"
 	"github.com/imago-rl/imago/engine"
 	"github.com/imago-rl/imago/env"
 )
@@ -106,7 +107,7 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 	}
 	obsDim := trainEnv.ObservationSpace().Dim()
 	actSpace := trainEnv.ActionSpace()
-	if err := checkActionSpace(run.Env, actSpace); err != nil {
+	if err := sac.CheckActionSpace(run.Env, actSpace); err != nil {
 		return err
 	}
 	actDim := actSpace.Dim()
@@ -119,11 +120,11 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 	// stream initialises SAC's networks, then the model, and then draws
 	// everything else on the device.
 	rng := engine.NewRNG(uint64(run.Seed))
-	agent, err := newAgent(eng, cfg.SAC, obsDim, actDim, rng)
+	agent, err := sac.NewAgent(eng, cfg.SAC, obsDim, actDim, rng)
 	if err != nil {
 		return fmt.Errorf("mbpo: %w", err)
 	}
-	defer agent.free()
+	defer agent.Free()
 	realCap := min(cfg.SAC.BufferSize, run.Steps)
 	dynamics, err := NewDynamics(eng, cfg, obsDim, actDim, realCap, rng, uint64(run.Seed))
 	if err != nil {
@@ -134,7 +135,7 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 	defer realBuf.Free()
 	modelBuf := NewModelBuffer(eng, obsDim, actDim)
 	defer modelBuf.Free()
-	rollout := NewRollout(eng, dynamics.Model, agent.actor, RolloutSpec{
+	rollout := NewRollout(eng, dynamics.Model, agent.Policy(), RolloutSpec{
 		Obs: obsDim, Act: actDim, Termination: termination, MaxBatch: cfg.RolloutBatchSize,
 	})
 	defer rollout.Free()
@@ -143,8 +144,8 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 	batch := replay.NewBatch(eng, cfg.SAC.BatchSize, obsDim, actDim)
 	defer batch.Free(eng)
 	explore := engine.NewRNG(uint64(run.Seed) ^ exploreKey)
-	act := newActing(eng, agent, actSpace, obsDim)
-	defer act.free()
+	act := sac.NewActor(eng, agent, actSpace, obsDim)
+	defer act.Free()
 
 	var (
 		episode      int64
@@ -194,20 +195,16 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 		// rescaled to its bounds, and the buffers and the model keep a.
 		var a []float32
 		if !learning {
-			a = act.random(explore)
+			a = act.Random(explore)
 		} else {
-			a = act.sample(obs, rng)
+			a = act.Sample(obs, rng)
 		}
-		next, reward, terminated, truncated := trainEnv.Step(act.rescale(a))
+		next, reward, terminated, truncated := trainEnv.Step(act.Rescale(a))
 		epReturn += reward
 
 		// Store the transition; a truncated episode's last transition is
 		// stored as not terminated, so that it bootstraps.
-		t.Obs = appendFloat32(t.Obs[:0], obs)
-		t.Act = append(t.Act[:0], a...)
-		t.Reward = append(t.Reward[:0], float32(reward))
-		t.NextObs = appendFloat32(t.NextObs[:0], next)
-		t.Terminated = append(t.Terminated[:0], boolFloat(terminated))
+		t.Set(obs, a, reward, next, terminated)
 		realBuf.Add(t)
 		obs = next
 		if terminated || truncated {
@@ -229,7 +226,7 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 				} else {
 					realBuf.Sample(batch, rng)
 				}
-				agent.update(batch, rng)
+				agent.Update(batch, rng)
 			}
 			eng.Sync()
 			sacSec += time.Since(t0).Seconds()
@@ -238,7 +235,7 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 
 		// Evaluate and report.
 		if step%run.EvalEvery == 0 || step == run.Steps {
-			mean, std, err := algos.Evaluate(ctx, evalEnv, act.mode, run.EvalEpisodes, run.Seed+evalSeedOffset)
+			mean, std, err := algos.Evaluate(ctx, evalEnv, act.Mode, run.EvalEpisodes, run.Seed+evalSeedOffset)
 			if err != nil {
 				return err
 			}
@@ -247,7 +244,7 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 				trainReturn = sumReturns / float64(endedReturns)
 			}
 			sumReturns, endedReturns = 0, 0
-			qLoss, actorLoss, alpha, entropy := agent.takeMetrics()
+			qLoss, actorLoss, alpha, entropy := agent.TakeMetrics()
 			epochs := math.NaN()
 			if modelStats.Epochs > 0 {
 				epochs = float64(modelStats.Epochs)

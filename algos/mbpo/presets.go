@@ -7,10 +7,11 @@ package mbpo
 // One change is common to the three classic-control presets, made for a
 // CPU budget rather than for returns: UpdatesPerStep 10 instead of 20,
 // [jannerm]'s value for InvertedPendulum, its one classic-control task
-// (examples/config/inverted_pendulum/0.py). SAC updates are most of MBPO's
-// time on the CPU engine (about 10 ms each for 256-unit networks and
-// batches of 256 on two cores, against about a second for a rollout of
-// 100,000 length-1 rows), so G = 20 would double the cost of a run.
+// (examples/config/inverted_pendulum/0.py). On the CPU engine SAC updates
+// take about 40% of a run (12 ms each for 256-unit networks and batches of
+// 256 on half a core), model training most of the rest and rollouts of
+// 100,000 rows about 2% (docs/RESULTS.md, MBPO); G = 20 would add the
+// updates' time again.
 var presets = map[string]func(c *Config){
 	// Pendulum-v1 (swing-up, 200-step episodes, no termination): no
 	// official MBPO configuration. InitialSteps 1000 (five episodes) is

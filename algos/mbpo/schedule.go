@@ -39,9 +39,6 @@ func (s Schedule) Length(epoch int) int {
 	return int(dx*float64(s.MaxLength-s.MinLength) + float64(s.MinLength))
 }
 
-// Longest returns the longest rollout the schedule asks for.
-func (s Schedule) Longest() int { return max(s.MinLength, s.MaxLength) }
-
 // ModelBufferCapacity returns the capacity of the model replay buffer for
 // rollouts of length rolloutLength: retainEpochs epochs' worth of model
 // transitions, each epoch holding epochLength/trainFreq rollout batches of

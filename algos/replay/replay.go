@@ -91,6 +91,30 @@ type Transitions struct {
 	Obs, Act, Reward, NextObs, Terminated []float32
 }
 
+// Set makes t hold the one transition (obs, act, reward, next, terminated)
+// of an environment step, reusing t's slices. terminated is stored as 1 or
+// 0; a truncated episode's last step is stored as not terminated, so that
+// it bootstraps.
+func (t *Transitions) Set(obs []float64, act []float32, reward float64, next []float64, terminated bool) {
+	t.Obs = appendFloat32(t.Obs[:0], obs)
+	t.Act = append(t.Act[:0], act...)
+	t.Reward = append(t.Reward[:0], float32(reward))
+	t.NextObs = appendFloat32(t.NextObs[:0], next)
+	t.Terminated = t.Terminated[:0]
+	if terminated {
+		t.Terminated = append(t.Terminated, 1)
+	} else {
+		t.Terminated = append(t.Terminated, 0)
+	}
+}
+
+func appendFloat32(dst []float32, src []float64) []float32 {
+	for _, v := range src {
+		dst = append(dst, float32(v))
+	}
+	return dst
+}
+
 // Add uploads the transitions t into the ring, n = len(t.Reward) of them,
 // in order. Where n exceeds the capacity only the last Cap are kept. It
 // makes at most two uploads per field (two where the ring wraps) and

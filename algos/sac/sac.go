@@ -127,11 +127,7 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 		// Store the transition. A truncated episode's last transition is
 		// stored as not terminated: its next state has a value to
 		// bootstrap from.
-		tr.Obs = appendFloat32(tr.Obs[:0], obs)
-		tr.Act = append(tr.Act[:0], a...)
-		tr.Reward = append(tr.Reward[:0], float32(reward))
-		tr.NextObs = appendFloat32(tr.NextObs[:0], next)
-		tr.Terminated = append(tr.Terminated[:0], boolFloat(terminated))
+		tr.Set(obs, a, reward, next, terminated)
 		buffer.Add(tr)
 		obs = next
 		if terminated || truncated {
@@ -269,20 +265,6 @@ func (x *Actor) Rescale(a []float32) []float64 {
 		x.envAction[i] = x.bias[i] + x.scale[i]*float64(v)
 	}
 	return x.envAction
-}
-
-func appendFloat32(dst []float32, src []float64) []float32 {
-	for _, v := range src {
-		dst = append(dst, float32(v))
-	}
-	return dst
-}
-
-func boolFloat(b bool) float32 {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 func nan() float64 { return math.NaN() }

@@ -174,6 +174,10 @@ func (a *Agent) Update(d *replay.Batch, rng *engine.RNG) {
 	a.updates++
 }
 
+// Policy returns the agent's policy network, for algorithms that run it on
+// the device themselves (MBPO's model rollouts).
+func (a *Agent) Policy() *nn.Policy { return a.actor }
+
 // TakeMetrics returns the means over the updates since the last call of the
 // critic loss, the actor loss, α and the policy's entropy estimate −log π,
 // all NaN when there were none, and resets the sums. It downloads

@@ -354,8 +354,8 @@ func TestTemperatureDirection(t *testing.T) {
 			for range 64 {
 				o, n := randoms(r, obsDim, -1, 1), randoms(r, obsDim, -1, 1)
 				buf.Add(replay.Transitions{
-					Obs: appendFloat32(nil, o), Act: appendFloat32(nil, randoms(r, actDim, -1, 1)),
-					Reward: []float32{float32(r.NormFloat64())}, NextObs: appendFloat32(nil, n), Terminated: []float32{0},
+					Obs: f32(o), Act: f32(randoms(r, actDim, -1, 1)),
+					Reward: []float32{float32(r.NormFloat64())}, NextObs: f32(n), Terminated: []float32{0},
 				})
 			}
 			d := replay.NewBatch(eng, batch, obsDim, actDim)
@@ -419,4 +419,13 @@ func TestSteadyStateAllocations(t *testing.T) {
 	if n := ce.news - before; n != 0 {
 		t.Errorf("steady-state steps allocated %d tensors", n)
 	}
+}
+
+// f32 returns v rounded to float32.
+func f32(v []float64) []float32 {
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(x)
+	}
+	return out
 }
