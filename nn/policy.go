@@ -258,3 +258,12 @@ func (p *Policy) ReleaseWorkspaces() {
 	p.last = nil
 	p.MLP.ReleaseWorkspaces()
 }
+
+// Free releases everything the policy holds on the device: its workspaces,
+// its parameters and gradients, and its constants. The policy is unusable
+// afterwards.
+func (p *Policy) Free() {
+	p.ReleaseWorkspaces()
+	p.Params.Free()
+	p.eng.Free(p.ones)
+}

@@ -198,13 +198,13 @@ func (a *Agent) TakeMetrics() (qLoss, actorLoss, alpha, entropy float64) {
 
 // Free releases the agent's device memory.
 func (a *Agent) Free() {
-	a.actor.ReleaseWorkspaces()
+	a.actor.Free()
 	a.critic.ReleaseWorkspaces()
 	a.target.ReleaseWorkspaces()
 	for _, o := range []*nn.Adam{a.actorOpt, a.criticOpt, a.alphaOpt} {
 		o.Free()
 	}
-	for _, p := range []*nn.Params{a.actor.Params, a.critic.Params, a.target.Params, a.logAlpha} {
+	for _, p := range []*nn.Params{a.critic.Params, a.target.Params, a.logAlpha} {
 		p.Free()
 	}
 	for _, t := range []*engine.Tensor{a.alpha, a.y, a.minQ, a.tmp, a.y2, a.dq, a.dLogp, a.loss, a.meanLp, a.metrics} {
