@@ -50,6 +50,13 @@ type Discard struct{}
 func (Discard) Progress(int)     {}
 func (Discard) Record(Row) error { return nil }
 
+// EvalSeedOffset separates evaluation episodes from training episodes: a
+// training loop resets training episode k (from 0) with seed+k and
+// evaluation episode i, in every evaluation, with seed+EvalSeedOffset+i, so
+// that the two never meet (a run would need 2⁴⁰ episodes) and every
+// evaluation of a run plays the same starts.
+const EvalSeedOffset = 1 << 40
+
 // Policy maps an observation to an action for evaluation.
 type Policy func(obs []float64) []float64
 

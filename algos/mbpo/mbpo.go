@@ -71,15 +71,6 @@ var Columns = []string{
 // TimeColumns are the columns of Columns measured by the clock.
 var TimeColumns = []string{"model_seconds", "rollout_seconds", "sac_seconds", "wall_seconds"}
 
-// Seeds of the environments' episodes, as in algos/sac: training episode k
-// resets with seed+k and evaluation episode i with seed+evalSeedOffset+i.
-const evalSeedOffset = 1 << 40
-
-// exploreKey separates the Philox key of the initial random actions from
-// the engine's stream. It is algos/sac's value, so that MBPO and SAC runs of
-// one seed take the same random steps before learning.
-const exploreKey = 0x5ac0_e4b1_0e00_0001
-
 // Train runs MBPO on run.Env for run.Steps environment steps with cfg,
 // computing on eng, and reports to rep: Progress after every environment
 // step, and Record with the columns of Columns after every run.EvalEvery
@@ -143,7 +134,7 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 	defer starts.free(eng)
 	batch := replay.NewBatch(eng, cfg.SAC.BatchSize, obsDim, actDim)
 	defer batch.Free(eng)
-	explore := engine.NewRNG(uint64(run.Seed) ^ exploreKey)
+	explore := engine.NewRNG(uint64(run.Seed) ^ sac.ExploreKey)
 	act := sac.NewActor(eng, agent, actSpace, obsDim)
 	defer act.Free()
 
@@ -235,7 +226,7 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 
 		// Evaluate and report.
 		if step%run.EvalEvery == 0 || step == run.Steps {
-			mean, std, err := algos.Evaluate(ctx, evalEnv, act.Mode, run.EvalEpisodes, run.Seed+evalSeedOffset)
+			mean, std, err := algos.Evaluate(ctx, evalEnv, act.Mode, run.EvalEpisodes, run.Seed+algos.EvalSeedOffset)
 			if err != nil {
 				return err
 			}

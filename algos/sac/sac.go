@@ -40,16 +40,11 @@ var Columns = []string{
 	"q_loss", "actor_loss", "alpha", "entropy", "wall_seconds",
 }
 
-// Seeds of the environments' episodes. Training episode k (from 0) resets
-// with seed+k and evaluation episode i, in every evaluation, with
-// seed+evalSeedOffset+i, so that evaluation episodes are never training
-// episodes (a run would need 2⁴⁰ episodes to meet them) and every
-// evaluation of a run plays the same starts.
-const evalSeedOffset = 1 << 40
-
-// exploreKey separates the Philox key of the random actions taken before
-// learning starts from the engine's stream, whose key is the seed itself.
-const exploreKey = 0x5ac0_e4b1_0e00_0001
+// ExploreKey separates the Philox key of the random actions taken before
+// learning starts (seed XOR ExploreKey) from the engine's stream, whose key
+// is the seed itself. Algorithms built on SAC use it too, so that their runs
+// of one seed take the same random steps.
+const ExploreKey = 0x5ac0_e4b1_0e00_0001
 
 // Train runs SAC on run.Env for run.Steps environment steps with cfg,
 // computing on eng, and reports to rep: Progress after every environment
@@ -95,7 +90,7 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 	defer buffer.Free()
 	batch := replay.NewBatch(eng, cfg.BatchSize, obsDim, actDim)
 	defer batch.Free(eng)
-	explore := engine.NewRNG(uint64(run.Seed) ^ exploreKey)
+	explore := engine.NewRNG(uint64(run.Seed) ^ ExploreKey)
 	actor := NewActor(eng, agent, actSpace, obsDim)
 	defer actor.Free()
 
@@ -150,7 +145,7 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 
 		// Evaluate and report.
 		if step%run.EvalEvery == 0 || step == run.Steps {
-			mean, std, err := algos.Evaluate(ctx, evalEnv, actor.Mode, run.EvalEpisodes, run.Seed+evalSeedOffset)
+			mean, std, err := algos.Evaluate(ctx, evalEnv, actor.Mode, run.EvalEpisodes, run.Seed+algos.EvalSeedOffset)
 			if err != nil {
 				return err
 			}
