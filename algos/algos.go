@@ -57,6 +57,22 @@ func (Discard) Record(Row) error { return nil }
 // evaluation of a run plays the same starts.
 const EvalSeedOffset = 1 << 40
 
+// Rows is a Reporter that keeps every Row in memory and counts the
+// Progress calls: for tests, and for callers that want a run's rows as
+// values.
+type Rows struct {
+	Rows       []Row
+	Progressed int // the number of Progress calls
+	Last       int // the steps of the last Progress call
+}
+
+func (r *Rows) Progress(n int) { r.Progressed++; r.Last = n }
+
+func (r *Rows) Record(row Row) error {
+	r.Rows = append(r.Rows, row)
+	return nil
+}
+
 // Policy maps an observation to an action for evaluation.
 type Policy func(obs []float64) []float64
 

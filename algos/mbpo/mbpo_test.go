@@ -16,19 +16,6 @@ import (
 	"github.com/imago-rl/imago/engine/cpu"
 )
 
-// rows is a Reporter that keeps every row.
-type rows struct {
-	rows     []algos.Row
-	progress int
-	last     int
-}
-
-func (r *rows) Progress(n int) { r.progress++; r.last = n }
-func (r *rows) Record(row algos.Row) error {
-	r.rows = append(r.rows, row)
-	return nil
-}
-
 // tiny is a configuration small enough for CI: small networks, 40 initial
 // steps, a model training and rollout every 20 steps with epochs of 40
 // steps, rollouts of length 1 growing to 3 (so that the model buffer is
@@ -58,17 +45,17 @@ func TestSmoke(t *testing.T) {
 	for _, id := range []string{"Pendulum-v1", "ContinuousCartPole-v0"} {
 		t.Run(id, func(t *testing.T) {
 			run := algos.RunConfig{Env: id, Steps: 150, Seed: 1, EvalEvery: 50, EvalEpisodes: 1}
-			r := &rows{}
+			r := &algos.Rows{}
 			if err := Train(context.Background(), cpu.New(), run, tiny(), r); err != nil {
 				t.Fatal(err)
 			}
-			if got := steps(r.rows); !slices.Equal(got, []int{50, 100, 150}) {
+			if got := steps(r.Rows); !slices.Equal(got, []int{50, 100, 150}) {
 				t.Fatalf("rows at steps %v, want 50, 100, 150", got)
 			}
-			if r.progress != run.Steps || r.last != run.Steps {
-				t.Errorf("Progress called %d times, last with %d; want %d, %d", r.progress, r.last, run.Steps, run.Steps)
+			if r.Progressed != run.Steps || r.Last != run.Steps {
+				t.Errorf("Progress called %d times, last with %d; want %d, %d", r.Progressed, r.Last, run.Steps, run.Steps)
 			}
-			for _, row := range r.rows {
+			for _, row := range r.Rows {
 				if !slices.Equal(row.Names, Columns) || len(row.Values) != len(Columns) {
 					t.Fatalf("row names %v with %d values, want %v", row.Names, len(row.Values), Columns)
 				}
@@ -81,7 +68,7 @@ func TestSmoke(t *testing.T) {
 			}
 			// Trainings at steps 41, 61 (epoch 0), 81, 101 (epoch 1), 121,
 			// 141 (epoch 2): lengths 1, 2, 3 and capacities 64·L·2.
-			last := r.rows[2]
+			last := r.Rows[2]
 			if l := last.Get("rollout_length"); l != 3 {
 				t.Errorf("rollout length %v at step 150, want 3", l)
 			}
@@ -111,8 +98,8 @@ func formatRow(row algos.Row) string {
 // TestDeterministic checks that two runs of one seed report the same rows
 // bit for bit but for the time columns, and that another seed differs.
 func TestDeterministic(t *testing.T) {
-	train := func(seed int64) *rows {
-		r := &rows{}
+	train := func(seed int64) *algos.Rows {
+		r := &algos.Rows{}
 		run := algos.RunConfig{Env: "ContinuousCartPole-v0", Steps: 120, Seed: seed, EvalEvery: 60, EvalEpisodes: 2}
 		if err := Train(context.Background(), cpu.New(), run, tiny(), r); err != nil {
 			t.Fatal(err)
@@ -120,19 +107,19 @@ func TestDeterministic(t *testing.T) {
 		return r
 	}
 	a, b, c := train(3), train(3), train(4)
-	for i := range a.rows {
+	for i := range a.Rows {
 		for j, name := range Columns {
 			if slices.Contains(TimeColumns, name) {
 				continue
 			}
-			x, y := a.rows[i].Values[j], b.rows[i].Values[j]
+			x, y := a.Rows[i].Values[j], b.Rows[i].Values[j]
 			if math.Float64bits(x) != math.Float64bits(y) {
 				t.Errorf("row %d %s: %v and %v in two runs of one seed", i, name, x, y)
 			}
 		}
 	}
-	if a.rows[1].Get("q_loss") == c.rows[1].Get("q_loss") && a.rows[1].Get("model_holdout_mse") == c.rows[1].Get("model_holdout_mse") {
-		t.Errorf("seeds 3 and 4 report the same row %v", a.rows[1].Values)
+	if a.Rows[1].Get("q_loss") == c.Rows[1].Get("q_loss") && a.Rows[1].Get("model_holdout_mse") == c.Rows[1].Get("model_holdout_mse") {
+		t.Errorf("seeds 3 and 4 report the same row %v", a.Rows[1].Values)
 	}
 }
 
@@ -318,7 +305,7 @@ func TestLong(t *testing.T) {
 			if err := Train(context.Background(), cpu.New(), run, Preset(tc.env), r); err != nil {
 				t.Fatal(err)
 			}
-			last := r.rows.rows[len(r.rows.rows)-1]
+			last := r.Rows.Rows[len(r.Rows.Rows)-1]
 			t.Logf("RESULT %s seed %d: final eval return %.1f ± %.1f after %d steps, %.0f s",
 				tc.env, seed, last.Get("eval_return"), last.Get("eval_return_std"), tc.steps, time.Since(start).Seconds())
 		}
@@ -327,7 +314,7 @@ func TestLong(t *testing.T) {
 
 // logRows logs every row as it comes, so that a long run shows progress.
 type logRows struct {
-	rows
+	algos.Rows
 	t      *testing.T
 	prefix string
 }
@@ -338,5 +325,5 @@ func (r *logRows) Record(row algos.Row) error {
 		row.Get("q_loss"), row.Get("alpha"), row.Get("entropy"), row.Get("model_holdout_mse"), row.Get("model_nll"),
 		row.Get("model_epochs"), row.Get("rollout_length"), row.Get("model_buffer_size"),
 		row.Get("model_seconds"), row.Get("rollout_seconds"), row.Get("sac_seconds"), row.Get("wall_seconds"))
-	return r.rows.Record(row)
+	return r.Rows.Record(row)
 }

@@ -51,19 +51,6 @@ func (l *line) Step(a []float64) ([]float64, float64, bool, bool) {
 	return []float64{l.x}, -l.x * l.x, term, l.End(term)
 }
 
-// rows is a Reporter that keeps the rows and counts progress calls.
-type rows struct {
-	rows     []algos.Row
-	progress int
-	last     int
-}
-
-func (r *rows) Progress(n int) { r.progress++; r.last = n }
-func (r *rows) Record(row algos.Row) error {
-	r.rows = append(r.rows, row)
-	return nil
-}
-
 func small() Config {
 	c := Defaults()
 	c.Hidden = []int{16, 16}
@@ -77,8 +64,8 @@ func small() Config {
 // not; and the schedule of the rows and of Progress.
 func TestTrainDeterministic(t *testing.T) {
 	run := algos.RunConfig{Env: lineID, Steps: 250, Seed: 3, EvalEvery: 100, EvalEpisodes: 3}
-	train := func(seed int64) *rows {
-		r := &rows{}
+	train := func(seed int64) *algos.Rows {
+		r := &algos.Rows{}
 		run := run
 		run.Seed = seed
 		if err := Train(context.Background(), cpu.New(), run, small(), r); err != nil {
@@ -87,32 +74,32 @@ func TestTrainDeterministic(t *testing.T) {
 		return r
 	}
 	a, b, c := train(3), train(3), train(4)
-	if len(a.rows) != 3 || a.rows[0].EnvSteps != 100 || a.rows[1].EnvSteps != 200 || a.rows[2].EnvSteps != 250 {
-		t.Fatalf("rows at steps %v, want 100, 200, 250", steps(a.rows))
+	if len(a.Rows) != 3 || a.Rows[0].EnvSteps != 100 || a.Rows[1].EnvSteps != 200 || a.Rows[2].EnvSteps != 250 {
+		t.Fatalf("rows at steps %v, want 100, 200, 250", steps(a.Rows))
 	}
-	if a.progress != run.Steps || a.last != run.Steps {
-		t.Errorf("Progress called %d times, last with %d; want %d, %d", a.progress, a.last, run.Steps, run.Steps)
+	if a.Progressed != run.Steps || a.Last != run.Steps {
+		t.Errorf("Progress called %d times, last with %d; want %d, %d", a.Progressed, a.Last, run.Steps, run.Steps)
 	}
-	for i := range a.rows {
-		if fmt.Sprint(a.rows[i].Names) != fmt.Sprint(Columns) {
-			t.Fatalf("row %d names %v, want %v", i, a.rows[i].Names, Columns)
+	for i := range a.Rows {
+		if fmt.Sprint(a.Rows[i].Names) != fmt.Sprint(Columns) {
+			t.Fatalf("row %d names %v, want %v", i, a.Rows[i].Names, Columns)
 		}
 		for j, name := range Columns {
 			if name == "wall_seconds" {
 				continue
 			}
-			x, y := a.rows[i].Values[j], b.rows[i].Values[j]
+			x, y := a.Rows[i].Values[j], b.Rows[i].Values[j]
 			if math.Float64bits(x) != math.Float64bits(y) {
 				t.Errorf("row %d %s: %v and %v in two runs of one seed", i, name, x, y)
 			}
 		}
 	}
-	if a.rows[2].Get("eval_return") == c.rows[2].Get("eval_return") && a.rows[2].Get("q_loss") == c.rows[2].Get("q_loss") {
-		t.Errorf("seeds 3 and 4 report the same final row %v", a.rows[2].Values)
+	if a.Rows[2].Get("eval_return") == c.Rows[2].Get("eval_return") && a.Rows[2].Get("q_loss") == c.Rows[2].Get("q_loss") {
+		t.Errorf("seeds 3 and 4 report the same final row %v", a.Rows[2].Values)
 	}
 	// Learning starts after 50 steps: every row has finite losses.
 	for _, name := range []string{"q_loss", "actor_loss", "alpha", "entropy", "eval_return"} {
-		if v := a.rows[0].Get(name); math.IsNaN(v) || math.IsInf(v, 0) {
+		if v := a.Rows[0].Get(name); math.IsNaN(v) || math.IsInf(v, 0) {
 			t.Errorf("first row %s = %v", name, v)
 		}
 	}
@@ -129,7 +116,7 @@ func steps(rs []algos.Row) []int {
 // TestNaNBeforeLearning checks that an evaluation before the first gradient
 // step reports NaN losses, α and entropy.
 func TestNaNBeforeLearning(t *testing.T) {
-	r := &rows{}
+	r := &algos.Rows{}
 	cfg := small()
 	cfg.LearningStarts = 100
 	run := algos.RunConfig{Env: lineID, Steps: 120, Seed: 1, EvalEvery: 60, EvalEpisodes: 1}
@@ -137,10 +124,10 @@ func TestNaNBeforeLearning(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"q_loss", "actor_loss", "alpha", "entropy"} {
-		if v := r.rows[0].Get(name); !math.IsNaN(v) {
+		if v := r.Rows[0].Get(name); !math.IsNaN(v) {
 			t.Errorf("row at step 60, before learning: %s = %v, want NaN", name, v)
 		}
-		if v := r.rows[1].Get(name); math.IsNaN(v) {
+		if v := r.Rows[1].Get(name); math.IsNaN(v) {
 			t.Errorf("row at step 120, after learning started: %s = NaN", name)
 		}
 	}
@@ -148,7 +135,7 @@ func TestNaNBeforeLearning(t *testing.T) {
 
 // cancelAt is a Reporter that cancels a context at a given step.
 type cancelAt struct {
-	rows
+	algos.Rows
 	step   int
 	cancel context.CancelFunc
 }
@@ -169,8 +156,8 @@ func TestCancel(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Train after cancellation: %v, want %v", err, context.Canceled)
 	}
-	if len(rep.rows.rows) != 1 {
-		t.Errorf("%d rows recorded before cancelling at step 70, want 1", len(rep.rows.rows))
+	if len(rep.Rows.Rows) != 1 {
+		t.Errorf("%d rows recorded before cancelling at step 70, want 1", len(rep.Rows.Rows))
 	}
 }
 
@@ -270,12 +257,12 @@ func TestPendulumLearns(t *testing.T) {
 	}
 	const threshold = -900.0
 	start := time.Now()
-	r := &rows{}
+	r := &algos.Rows{}
 	run := algos.RunConfig{Env: "Pendulum-v1", Steps: 5000, Seed: 1, EvalEvery: 5000, EvalEpisodes: 10}
 	if err := Train(context.Background(), cpu.New(), run, pendulumSmoke(), r); err != nil {
 		t.Fatal(err)
 	}
-	ret := r.rows[len(r.rows)-1].Get("eval_return")
+	ret := r.Rows[len(r.Rows)-1].Get("eval_return")
 	t.Logf("eval return %.1f after %d steps (%.1fs)", ret, run.Steps, time.Since(start).Seconds())
 	if !(ret > threshold) {
 		t.Errorf("eval return %.1f after %d steps, want > %g", ret, run.Steps, threshold)
@@ -315,17 +302,17 @@ func TestLong(t *testing.T) {
 			}
 			start := time.Now()
 			run := algos.RunConfig{Env: tc.env, Steps: tc.steps, Seed: seed, EvalEvery: 1000, EvalEpisodes: 10}
-			r := &rows{}
+			r := &algos.Rows{}
 			if err := Train(context.Background(), cpu.New(), run, Preset(tc.env), r); err != nil {
 				t.Fatal(err)
 			}
 			wall := time.Since(start).Seconds()
-			for _, row := range r.rows {
+			for _, row := range r.Rows {
 				t.Logf("%s seed %d step %5d: eval %8.1f ± %6.1f  train %8.1f  q_loss %8.3f  actor_loss %8.2f  alpha %.4f  entropy %6.2f  %6.1fs",
 					tc.env, seed, row.EnvSteps, row.Get("eval_return"), row.Get("eval_return_std"), row.Get("train_return"),
 					row.Get("q_loss"), row.Get("actor_loss"), row.Get("alpha"), row.Get("entropy"), row.Get("wall_seconds"))
 			}
-			last := r.rows[len(r.rows)-1]
+			last := r.Rows[len(r.Rows)-1]
 			t.Logf("RESULT %s seed %d: final eval return %.1f ± %.1f after %d steps, %.0f s, %.1f steps/s",
 				tc.env, seed, last.Get("eval_return"), last.Get("eval_return_std"), tc.steps, wall, float64(tc.steps)/wall)
 		}
