@@ -5,7 +5,10 @@ package cuda
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
+	"strings"
 	"unsafe"
 
 	"github.com/imago-rl/imago/engine"
@@ -27,6 +30,7 @@ type Engine struct {
 	dev    device
 	info   DeviceInfo
 	alloc  *allocator
+	counts Counts
 	closed bool
 }
 
@@ -37,7 +41,7 @@ var (
 
 // newEngine returns an engine on dev, registered as name.
 func newEngine(name string, dev device) *Engine {
-	return &Engine{name: name, dev: dev, info: dev.Info(), alloc: newAllocator(dev)}
+	return &Engine{name: name, dev: dev, info: dev.Info(), alloc: newAllocator(dev), counts: Counts{ByOp: map[string]int64{}}}
 }
 
 // Memory is an allocation of the CUDA engine: a block of device memory from
@@ -95,6 +99,45 @@ func (e *Engine) Device() DeviceInfo { return e.info }
 
 // Stats returns the state of the engine's caching allocator.
 func (e *Engine) Stats() AllocStats { return e.alloc.stats }
+
+// Counts is the work an Engine has issued since it opened or since its
+// counts were last reset: kernel launches, and copies between host and
+// device with their bytes. Each launch costs a few microseconds of host
+// and driver time, about what a GPU takes for one of the products of a
+// training step at SAC's sizes (an estimate, not yet measured), so the
+// launch count of such a step weighs on its time as much as its FLOPs;
+// tests count the launches of one SAC update and fail when a change adds
+// some.
+type Counts struct {
+	// Launches counts the kernels launched. ByOp splits them by the engine
+	// op that launched them ("Gemm", "Linear", "Binary", …); "New" is the
+	// kernel that zeroes a new tensor, so a steady state has none.
+	Launches int64
+	ByOp     map[string]int64
+	// HtoD, DtoH and DtoD count the copies from host to device (Upload,
+	// UploadInt32), device to host (Download, DownloadInt32) and within
+	// the device (Copy), and the Bytes fields their sizes. A copy of no
+	// elements is not made and not counted.
+	HtoD, DtoH, DtoD                int64
+	HtoDBytes, DtoHBytes, DtoDBytes int64
+}
+
+// Counts returns the engine's counts of launches and copies; the map is
+// the caller's.
+func (e *Engine) Counts() Counts {
+	c := e.counts
+	c.ByOp = maps.Clone(e.counts.ByOp)
+	return c
+}
+
+// ResetCounts sets the counts of launches and copies to zero, so that the
+// next Counts describes the work issued from now on.
+func (e *Engine) ResetCounts() { e.counts = Counts{ByOp: map[string]int64{}} }
+
+// Launches returns Counts().Launches without copying the map. It is for
+// callers that cannot name this package's types: the default build of
+// imago, which compiles no CUDA, reads it through an interface of its own.
+func (e *Engine) Launches() int64 { return e.counts.Launches }
 
 // ReleaseCache returns the blocks that freed tensors left in the cache to the
 // device, for other users of the device. New releases the cache by itself
@@ -192,6 +235,7 @@ func (e *Engine) Upload(dst *engine.Tensor, src []float32) {
 	engine.CheckUpload("Upload", dst, len(src), engine.Float32)
 	p := e.addr("Upload", dst)
 	if len(src) > 0 {
+		e.countHtoD(len(src))
 		e.check("Upload", e.dev.CopyHtoD(p, unsafe.Pointer(&src[0]), len(src)*elemSize))
 	}
 }
@@ -201,6 +245,7 @@ func (e *Engine) Download(dst []float32, src *engine.Tensor) {
 	engine.CheckDownload("Download", len(dst), src, engine.Float32)
 	p := e.addr("Download", src)
 	if len(dst) > 0 {
+		e.countDtoH(len(dst))
 		e.check("Download", e.dev.CopyDtoH(unsafe.Pointer(&dst[0]), p, len(dst)*elemSize))
 	}
 }
@@ -210,6 +255,7 @@ func (e *Engine) UploadInt32(dst *engine.Tensor, src []int32) {
 	engine.CheckUpload("UploadInt32", dst, len(src), engine.Int32)
 	p := e.addr("UploadInt32", dst)
 	if len(src) > 0 {
+		e.countHtoD(len(src))
 		e.check("UploadInt32", e.dev.CopyHtoD(p, unsafe.Pointer(&src[0]), len(src)*elemSize))
 	}
 }
@@ -220,6 +266,7 @@ func (e *Engine) DownloadInt32(dst []int32, src *engine.Tensor) {
 	engine.CheckDownload("DownloadInt32", len(dst), src, engine.Int32)
 	p := e.addr("DownloadInt32", src)
 	if len(dst) > 0 {
+		e.countDtoH(len(dst))
 		e.check("DownloadInt32", e.dev.CopyDtoH(unsafe.Pointer(&dst[0]), p, len(dst)*elemSize))
 	}
 }
@@ -232,6 +279,8 @@ func (e *Engine) Copy(dst, src *engine.Tensor) {
 	if n == 0 || d == s {
 		return
 	}
+	e.counts.DtoD++
+	e.counts.DtoDBytes += int64(n) * elemSize
 	e.check("Copy", e.dev.CopyDtoD(d, s, n*elemSize))
 }
 
@@ -281,8 +330,24 @@ const (
 	maxGridYZ = 65535
 )
 
-// launch runs a kernel and panics if the launch fails.
+// countHtoD and countDtoH count a copy of n elements to and from the
+// device. Code of this package that copies through e.dev directly counts
+// its copies with them.
+func (e *Engine) countHtoD(n int) {
+	e.counts.HtoD++
+	e.counts.HtoDBytes += int64(n) * elemSize
+}
+
+func (e *Engine) countDtoH(n int) {
+	e.counts.DtoH++
+	e.counts.DtoHBytes += int64(n) * elemSize
+}
+
+// launch runs a kernel, counting it under op, and panics if the launch
+// fails. Every launch of the engine goes through it.
 func (e *Engine) launch(op, kernel string, grid, block Dim3, shared int, args ...uint64) {
+	e.counts.Launches++
+	e.counts.ByOp[op]++
 	if err := e.dev.Launch(kernel, grid, block, shared, args...); err != nil {
 		panic(fmt.Errorf("cuda: %s: launch %s on grid (%d, %d, %d) of blocks (%d, %d, %d), %d bytes shared: %w",
 			op, kernel, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, shared, err))
@@ -332,4 +397,50 @@ func (d DeviceInfo) String() string {
 		s += ", driver " + d.Driver
 	}
 	return s
+}
+
+// PeakFLOPS returns the device's FP32 peak in FLOP/s, a fused multiply-add
+// counting as 2, for reporting what fraction of it a benchmark reaches. It
+// is 0 when the device is not in the table of fp32Peaks, and for the
+// emulator.
+func (e *Engine) PeakFLOPS() float64 { return fp32Peak(e.info.Name) }
+
+// fp32Peaks holds the FP32 peaks (non-tensor, at boost clock) that NVIDIA's
+// data sheets give for the cards imago is measured on, in TFLOP/s. Each is
+// SMs × boost clock × FP32 lanes per SM × 2: the H100 SXM's 132 SMs at
+// 1.98 GHz with 128 lanes give 66.9. A card matches an entry when the
+// first word of its name after "NVIDIA" is the model and, for entries with
+// a variant, another word of the name is the variant (case-insensitive);
+// the first match counts. Variants whose clocks differ and whose figure is
+// not listed here (H100 NVL, H200 NVL) have a peak of 0, unknown, rather
+// than the SXM part's.
+var fp32Peaks = []struct {
+	model, variant string
+	tflops         float64
+}{
+	{"H100", "PCIe", 51.2},
+	{"H100", "NVL", 0},
+	{"H100", "", 66.9}, // SXM5, named "NVIDIA H100 80GB HBM3"
+	{"H200", "NVL", 0},
+	{"H200", "", 66.9},
+	{"A100", "", 19.5}, // SXM4 and PCIe: 108 SMs at 1.41 GHz, 64 lanes
+	{"L4", "", 30.3},
+}
+
+// fp32Peak returns the FP32 peak in FLOP/s of the device called name, 0
+// when fp32Peaks does not know it.
+func fp32Peak(name string) float64 {
+	words := strings.FieldsFunc(strings.ToUpper(name), func(r rune) bool { return r == ' ' || r == '-' })
+	if len(words) > 0 && words[0] == "NVIDIA" {
+		words = words[1:]
+	}
+	if len(words) == 0 {
+		return 0
+	}
+	for _, p := range fp32Peaks {
+		if words[0] == strings.ToUpper(p.model) && (p.variant == "" || slices.Contains(words[1:], strings.ToUpper(p.variant))) {
+			return p.tflops * 1e12
+		}
+	}
+	return 0
 }

@@ -148,9 +148,10 @@ func (c *Critic) Infer(obs, act *engine.Tensor) *engine.Tensor {
 }
 
 // Backward takes dq = ∂L/∂Q [Members, B, 1] for the last Forward and, as
-// mode asks, accumulates ∂L/∂θ into Params.Grad and returns ∂L/∂act [B, Act]
-// summed over members (else nil). The actor's loss wants InputGrad alone.
-// dq is not modified.
+// mode asks, accumulates ∂L/∂θ into Params.Grad (writes it, with
+// OverwriteGrad: every parameter of the critic is a layer's) and returns
+// ∂L/∂act [B, Act] summed over members (else nil). The actor's loss wants
+// InputGrad alone. dq is not modified.
 func (c *Critic) Backward(dq *engine.Tensor, mode GradMode) *engine.Tensor {
 	w := c.last
 	if w == nil || !w.hasForward {

@@ -15,6 +15,13 @@ const (
 	// InputGrad computes and returns ∂L/∂x for the input of the forward
 	// pass. SAC's actor loss needs it of the critic, without ParamGrad.
 	InputGrad
+	// OverwriteGrad, with ParamGrad, writes ∂L/∂θ into the gradients of
+	// the layers the pass goes through instead of adding it to them: the
+	// gradients ZeroGrad and an accumulating pass would leave, without
+	// ZeroGrad's launch (PyTorch's zero_grad(set_to_none=True) has the
+	// same effect on the next backward). Gradients of parameters outside
+	// those layers keep their values.
+	OverwriteGrad
 )
 
 // DenseSpecs returns the specs of a dense layer of e members mapping in
@@ -39,7 +46,6 @@ type Dense struct {
 	WeightGrad, BiasGrad *engine.Tensor // views into Params.Grad
 
 	eng   engine.Engine
-	dbias *engine.Tensor // [E, 1, Out] scratch for the bias gradient
 	ws    map[int]*denseWS
 	last  *denseWS       // workspace of the last Forward, for Backward
 	lastX *engine.Tensor // input of the last Forward
@@ -48,12 +54,13 @@ type Dense struct {
 // denseWS is a Dense layer's workspace for one batch size. Every tensor is
 // allocated the first time it is needed.
 type denseWS struct {
-	z   *engine.Tensor // [E, B, Out] pre-activation; y itself when Act is Identity
-	y   *engine.Tensor // [E, B, Out] output of Forward
-	iy  *engine.Tensor // [E, B, Out] output of Infer
-	dz  *engine.Tensor // [E, B, Out] gradient of z; nil when Act is Identity
-	dx  *engine.Tensor // [E, B, In] input gradient
-	dxs *engine.Tensor // [1, B, In] input gradient of a shared input
+	z    *engine.Tensor // [E, B, Out] pre-activation; not kept for Identity and ReLU
+	y    *engine.Tensor // [E, B, Out] output of Forward
+	iy   *engine.Tensor // [E, B, Out] output of Infer
+	dz   *engine.Tensor // [E, B, Out] gradient of z; nil when Act is Identity
+	dx   *engine.Tensor // [E, B, In] input gradient
+	dxs  *engine.Tensor // [1, B, In] input gradient of a shared input
+	ones *engine.Tensor // [1, 1, B] of ones: the bias gradient is ones·dz
 }
 
 // NewDense returns a dense layer whose weight and bias are the parameters
@@ -72,9 +79,8 @@ func NewDense(p *Params, prefix string, act engine.Activation) *Dense {
 	return &Dense{
 		E: e, In: in, Out: out, Act: act,
 		Weight: w.Value, Bias: b.Value, WeightGrad: w.Grad, BiasGrad: b.Grad,
-		eng:   eng,
-		dbias: eng.New(engine.Float32, e, 1, out),
-		ws:    map[int]*denseWS{},
+		eng: eng,
+		ws:  map[int]*denseWS{},
 	}
 }
 
@@ -113,25 +119,35 @@ func (d *Dense) alloc(t **engine.Tensor, shape ...int) *engine.Tensor {
 	return *t
 }
 
-// Forward computes y = f(x·W + b) and keeps x, the pre-activation and y for
-// Backward. x must stay unchanged until then. The result is [E, B, Out] and
-// belongs to the layer's workspace for batch size B.
+// Forward computes y = f(x·W + b) and keeps x and what the activation's
+// derivative needs for Backward. x must stay unchanged until then. The
+// result is [E, B, Out] and belongs to the layer's workspace for batch size
+// B.
+//
+// The product and the bias go through engine.Linear, one launch on engines
+// with a fused dense layer. Identity and ReLU layers apply f there too and
+// keep only y: ReLU's derivative at z is its derivative at y = max(z, 0)
+// (1 where z > 0, which is where y > 0), so Backward differentiates at y.
+// Other activations need z, and take a second pass.
 func (d *Dense) Forward(x *engine.Tensor) *engine.Tensor {
 	b, _ := d.batch("Forward", x)
 	w := d.workspace(b)
 	y := d.alloc(&w.y, d.E, b, d.Out)
-	z := y
-	if d.Act != engine.Identity {
-		z = d.alloc(&w.z, d.E, b, d.Out)
-	}
-	d.eng.Gemm(false, false, 1, x, d.Weight, 0, z)
-	d.eng.Binary(engine.Add, z, z, d.Bias)
-	if d.Act != engine.Identity {
+	if d.keepsOutputOnly() {
+		engine.Linear(d.eng, d.Act, y, x, d.Weight, d.Bias)
+	} else {
+		z := d.alloc(&w.z, d.E, b, d.Out)
+		engine.Linear(d.eng, engine.Identity, z, x, d.Weight, d.Bias)
 		d.eng.Activate(d.Act, y, z)
 	}
 	d.last, d.lastX = w, x
 	return y
 }
+
+// keepsOutputOnly reports whether the layer's activation can be
+// differentiated from its output alone, so that Forward keeps no separate
+// pre-activation.
+func (d *Dense) keepsOutputOnly() bool { return d.Act == engine.Identity || d.Act == engine.ReLU }
 
 // Infer computes y = f(x·W + b) like Forward but keeps nothing for Backward,
 // using the engine's fused Linear where it has one. Its result is a
@@ -146,10 +162,16 @@ func (d *Dense) Infer(x *engine.Tensor) *engine.Tensor {
 }
 
 // Backward takes dy = ∂L/∂y [E, B, Out] for the last Forward and, as mode
-// asks, accumulates ∂L/∂W and ∂L/∂b into WeightGrad and BiasGrad and returns
-// ∂L/∂x (else nil). ∂L/∂x has the shape of the forward input read as rank 3:
-// [E, B, In], or [1, B, In] for a shared input, whose gradient is the sum
-// over members. It belongs to the layer's workspace. dy is not modified.
+// asks, accumulates ∂L/∂W and ∂L/∂b into WeightGrad and BiasGrad (writes
+// them, with OverwriteGrad) and returns ∂L/∂x (else nil). ∂L/∂x has the
+// shape of the forward input read as rank 3: [E, B, In], or [1, B, In] for
+// a shared input, whose gradient is the sum over members. It belongs to the
+// layer's workspace. dy is not modified.
+//
+// Each parameter gradient is one Gemm that adds into the gradient: x^T·dz
+// for the weight and ones·dz, the column sums of dz, for the bias, which
+// sums in float32 where ReduceCols would sum in float64 and then need a
+// second launch to add.
 func (d *Dense) Backward(dy *engine.Tensor, mode GradMode) *engine.Tensor {
 	w, x := d.last, d.lastX
 	if w == nil {
@@ -162,12 +184,23 @@ func (d *Dense) Backward(dy *engine.Tensor, mode GradMode) *engine.Tensor {
 	dz := dy
 	if d.Act != engine.Identity {
 		dz = d.alloc(&w.dz, d.E, b, d.Out)
-		d.eng.ActivateGrad(d.Act, dz, dy, w.z, w.y)
+		z := w.z
+		if d.keepsOutputOnly() {
+			z = w.y // see Forward
+		}
+		d.eng.ActivateGrad(d.Act, dz, dy, z, w.y)
 	}
 	if mode&ParamGrad != 0 {
-		d.eng.Gemm(true, false, 1, x, dz, 1, d.WeightGrad)
-		d.eng.ReduceCols(engine.Sum, d.dbias, dz)
-		d.eng.Axpby(d.BiasGrad, 1, d.dbias, 1)
+		beta := float32(1)
+		if mode&OverwriteGrad != 0 {
+			beta = 0
+		}
+		if w.ones == nil {
+			w.ones = d.eng.New(engine.Float32, 1, 1, b)
+			d.eng.Fill(w.ones, 1)
+		}
+		d.eng.Gemm(true, false, 1, x, dz, beta, d.WeightGrad)
+		d.eng.Gemm(false, false, 1, w.ones, dz, beta, d.BiasGrad)
 	}
 	if mode&InputGrad == 0 {
 		return nil
@@ -193,7 +226,7 @@ func (d *Dense) Backward(dy *engine.Tensor, mode GradMode) *engine.Tensor {
 // batch size allocates afresh.
 func (d *Dense) ReleaseWorkspaces() {
 	for _, w := range d.ws {
-		for _, t := range []*engine.Tensor{w.z, w.y, w.iy, w.dz, w.dx, w.dxs} {
+		for _, t := range []*engine.Tensor{w.z, w.y, w.iy, w.dz, w.dx, w.dxs, w.ones} {
 			if t != nil {
 				d.eng.Free(t)
 			}

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -24,6 +25,8 @@ func TestDenseGradients(t *testing.T) {
 		{1, true, engine.Softplus},
 		{2, false, engine.Identity},
 		{2, true, engine.Sigmoid},
+		{2, true, engine.ReLU}, // differentiated at the output (see Forward)
+		{1, false, engine.ReLU},
 	} {
 		t.Run(fmt.Sprintf("E=%d/shared=%v/%v", tc.e, tc.shared, tc.act), func(t *testing.T) {
 			eng := newEngine(t)
@@ -58,13 +61,22 @@ func TestDenseGradients(t *testing.T) {
 			checkClose(t, "input gradient", download(eng, dx), wantDx, gradTol)
 
 			// Gradients accumulate: a second Backward doubles them.
-			g1 := f64(p.Gradient("weight"))
+			g1 := map[string][]float64{"weight": f64(p.Gradient("weight")), "bias": f64(p.Gradient("bias"))}
 			d.Backward(c, ParamGrad)
-			g2 := f64(p.Gradient("weight"))
-			for i := range g1 {
-				g1[i] *= 2
+			for name, g := range g1 {
+				want := make([]float64, len(g))
+				for i := range g {
+					want[i] = 2 * g[i]
+				}
+				checkClose(t, "accumulated gradient of "+name, f64(p.Gradient(name)), want, 1e-6)
 			}
-			checkClose(t, "accumulated gradient", g2, g1, 1e-6)
+			// OverwriteGrad writes them instead, not reading what was
+			// there (NaN here).
+			eng.Fill(p.Grad, float32(math.NaN()))
+			d.Backward(c, ParamGrad|OverwriteGrad)
+			for name, g := range g1 {
+				checkClose(t, "overwritten gradient of "+name, f64(p.Gradient(name)), g, 1e-6)
+			}
 		})
 	}
 }

@@ -97,8 +97,9 @@ func (m *MLP) Infer(x *engine.Tensor) *engine.Tensor {
 }
 
 // Backward takes dy = ∂L/∂y [E, B, Out] for the last Forward and, as mode
-// asks, accumulates the parameter gradients and returns ∂L/∂x (shaped as in
-// Dense.Backward; nil without InputGrad). dy is not modified.
+// asks, accumulates the parameter gradients (writes them, with
+// OverwriteGrad) and returns ∂L/∂x (shaped as in Dense.Backward; nil
+// without InputGrad). dy is not modified.
 func (m *MLP) Backward(dy *engine.Tensor, mode GradMode) *engine.Tensor {
 	for i := len(m.Layers) - 1; i >= 0; i-- {
 		lm := mode

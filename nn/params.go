@@ -32,8 +32,10 @@
 //
 // Backward passes accumulate parameter gradients into Params.Grad (g ← g +
 // ∂L/∂θ, as PyTorch does), so that the gradients of several losses add up;
-// callers zero them with Params.ZeroGrad before a step. Networks are not safe
-// for concurrent use, as their engine is not.
+// callers zero them with Params.ZeroGrad before a step, or pass
+// OverwriteGrad to the step's first backward pass, which writes them and
+// saves ZeroGrad's launch. Networks are not safe for concurrent use, as
+// their engine is not.
 package nn
 
 import (

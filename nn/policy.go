@@ -77,13 +77,13 @@ type Policy struct {
 }
 
 type policyWS struct {
-	b                 int
-	mu, r, t, logStd  *engine.Tensor // [B, Act]
-	std, eps, u, a, k *engine.Tensor // [B, Act]
-	logp              *engine.Tensor // [B, 1]
-	du, dls, gl, dout *engine.Tensor
-	mode              *engine.Tensor // Mode's action
-	sampled           bool
+	b                     int
+	mu, r, t, logStd      *engine.Tensor // [B, Act]
+	std, eps, se, u, a, k *engine.Tensor // [B, Act]; se = σ·ε
+	logp                  *engine.Tensor // [B, 1]; k itself when Act is 1
+	du, dls, gl, dout     *engine.Tensor
+	mode                  *engine.Tensor // Mode's action
+	sampled               bool
 }
 
 // NewPolicy allocates a policy for cfg on eng. Its parameters are zero; call
@@ -146,10 +146,10 @@ func (p *Policy) Sample(obs *engine.Tensor, rng *engine.RNG) (act, logp *engine.
 	ls := p.alloc(&w.logStd, b, na)
 	std := p.alloc(&w.std, b, na)
 	eps := p.alloc(&w.eps, b, na)
+	se := p.alloc(&w.se, b, na)
 	u := p.alloc(&w.u, b, na)
 	a := p.alloc(&w.a, b, na)
 	k := p.alloc(&w.k, b, na)
-	lp := p.alloc(&w.logp, b, 1)
 	p.eng.CopyCols(mu, 0, out, 0, na)
 	p.eng.CopyCols(r, 0, out, na, na)
 	lo, hi := p.Config.LogStdMin, p.Config.LogStdMax
@@ -157,8 +157,9 @@ func (p *Policy) Sample(obs *engine.Tensor, rng *engine.RNG) (act, logp *engine.
 	p.eng.Scale(ls, t, (hi-lo)/2, lo+(hi-lo)/2)
 	p.eng.Unary(engine.Exp, std, ls)
 	p.eng.RandNormal(eps, rng, 0, 1)
-	p.eng.Binary(engine.Mul, u, std, eps)
-	p.eng.Binary(engine.Add, u, u, mu)
+	// σ·ε is kept for Backward, whose ∂L/∂log σ is ∂L/∂u·σ·ε.
+	p.eng.Binary(engine.Mul, se, std, eps)
+	p.eng.Binary(engine.Add, u, se, mu)
 	p.eng.Activate(engine.Tanh, a, u)
 	// k = −ε²/2 − log σ − log(2π)/2 − 2 log 2 + 2u + 2·softplus(−2u).
 	p.eng.Unary(engine.Square, k, eps)
@@ -170,7 +171,12 @@ func (p *Policy) Sample(obs *engine.Tensor, rng *engine.RNG) (act, logp *engine.
 	p.eng.Scale(mu, u, -2, 0)
 	p.eng.Activate(engine.Softplus, mu, mu)
 	p.eng.Axpby(k, 2, mu, 1)
-	p.eng.ReduceRows(engine.Sum, lp, k)
+	// log π sums k over the action's elements: with one element, k is it.
+	lp := k
+	if na > 1 {
+		lp = p.alloc(&w.logp, b, 1)
+		p.eng.ReduceRows(engine.Sum, lp, k)
+	}
 	w.sampled = true
 	p.last = w
 	return a, lp
@@ -193,7 +199,10 @@ func (p *Policy) Mode(obs *engine.Tensor) *engine.Tensor {
 // Backward takes dAct = ∂L/∂a [B, Act] and dLogp = ∂L/∂logp (B elements)
 // for the last Sample, either of which may be nil for zero, and accumulates
 // ∂L/∂θ into Params.Grad, differentiating through the reparameterised
-// sample (ε held fixed). Neither argument is modified.
+// sample (ε held fixed). mode is ParamGrad, or ParamGrad|OverwriteGrad to
+// write the gradients instead (every parameter of the policy is a
+// layer's); the policy gives no gradient of its input. Neither argument is
+// modified.
 //
 // With u = μ + σ·ε, a = tanh u and the log-probability above:
 //
@@ -201,10 +210,13 @@ func (p *Policy) Mode(obs *engine.Tensor) *engine.Tensor {
 //	∂L/∂μ = ∂L/∂u
 //	∂L/∂log σ = ∂L/∂u·ε·σ − dLogp
 //	∂L/∂r = ∂L/∂log σ·(hi − lo)/2·(1 − tanh² r)
-func (p *Policy) Backward(dAct, dLogp *engine.Tensor) {
+func (p *Policy) Backward(dAct, dLogp *engine.Tensor, mode GradMode) {
 	w := p.last
 	if w == nil || !w.sampled {
 		panic("nn: Policy.Backward without Sample")
+	}
+	if mode&ParamGrad == 0 || mode&InputGrad != 0 {
+		panic(fmt.Sprintf("nn: Policy.Backward: mode %#b: want ParamGrad, with or without OverwriteGrad, and no InputGrad", mode))
 	}
 	b, na := w.b, p.Config.Act
 	if dAct != nil && dAct.Len() != b*na {
@@ -220,35 +232,39 @@ func (p *Policy) Backward(dAct, dLogp *engine.Tensor) {
 	} else {
 		p.eng.Fill(du, 0)
 	}
+	// ∂L/∂r is linear in ∂L/∂log σ, so the factor (hi − lo)/2 is applied
+	// to ∂L/∂log σ, where it joins an Axpby that is needed anyway.
+	lo, hi := p.Config.LogStdMin, p.Config.LogStdMax
+	c := (hi - lo) / 2
 	if dLogp != nil {
 		// dLogp broadcast over the action columns: an outer product with a
 		// row of ones, [B, 1]·[1, Act] (the engine broadcasts rows, not
-		// columns).
-		gl := p.alloc(&w.gl, b, na)
-		p.eng.Gemm(false, false, 1, dLogp.Reshape(b, 1), p.ones, 0, gl)
+		// columns); for one column it is dLogp itself.
+		gl := dLogp.Reshape(b, 1)
+		if na > 1 {
+			gl = p.alloc(&w.gl, b, na)
+			p.eng.Gemm(false, false, 1, dLogp.Reshape(b, 1), p.ones, 0, gl)
+		}
 		p.eng.Binary(engine.Mul, dls, gl, w.a)
 		p.eng.Axpby(du, 2, dls, 1)
-		// ∂L/∂log σ = du·ε·σ − gl
-		p.eng.Binary(engine.Mul, dls, du, w.eps)
-		p.eng.Binary(engine.Mul, dls, dls, w.std)
-		p.eng.Axpby(dls, -1, gl, 1)
+		// c·∂L/∂log σ = c·(du·σ·ε − gl)
+		p.eng.Binary(engine.Mul, dls, du, w.se)
+		p.eng.Axpby(dls, -c, gl, c)
 	} else {
-		p.eng.Binary(engine.Mul, dls, du, w.eps)
-		p.eng.Binary(engine.Mul, dls, dls, w.std)
+		p.eng.Binary(engine.Mul, dls, du, w.se)
+		p.eng.Scale(dls, dls, c, 0)
 	}
-	lo, hi := p.Config.LogStdMin, p.Config.LogStdMax
 	p.eng.ActivateGrad(engine.Tanh, dls, dls, w.r, w.t)
-	p.eng.Scale(dls, dls, (hi-lo)/2, 0)
 	dout := p.alloc(&w.dout, 1, b, 2*na)
 	p.eng.CopyCols(dout, 0, du, 0, na)
 	p.eng.CopyCols(dout, na, dls, 0, na)
-	p.MLP.Backward(dout, ParamGrad)
+	p.MLP.Backward(dout, mode)
 }
 
 // ReleaseWorkspaces frees the workspaces of every batch size.
 func (p *Policy) ReleaseWorkspaces() {
 	for _, w := range p.ws {
-		for _, t := range []*engine.Tensor{w.mu, w.r, w.t, w.logStd, w.std, w.eps, w.u, w.a, w.k, w.logp, w.du, w.dls, w.gl, w.dout, w.mode} {
+		for _, t := range []*engine.Tensor{w.mu, w.r, w.t, w.logStd, w.std, w.eps, w.se, w.u, w.a, w.k, w.logp, w.du, w.dls, w.gl, w.dout, w.mode} {
 			if t != nil {
 				p.eng.Free(t)
 			}

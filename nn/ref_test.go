@@ -29,8 +29,14 @@ const (
 	forwardTol = 1e-4 // max |nn − reference| / max |reference| per output
 )
 
+// openTestEngine opens the engine the tests run on: the CPU engine, or,
+// with a CUDA build tag, the CUDA engine (engine_cuda_test.go), so that
+// every test here also checks the CUDA kernels and the fused ops the CPU
+// engine does not have (engine.Linear).
+var openTestEngine = func(testing.TB) engine.Engine { return cpu.New() }
+
 func newEngine(t testing.TB) engine.Engine {
-	e := cpu.New()
+	e := openTestEngine(t)
 	t.Cleanup(func() { e.Close() })
 	return e
 }

@@ -1,8 +1,10 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/imago-rl/imago/engine"
@@ -41,35 +43,43 @@ func (r policyRef) sample(h hostParams, obs []float64, batch int) (a, logp []flo
 // TestPolicy checks the policy's actions and log-probabilities against a
 // direct float64 density computation with the same Philox noise, the
 // deterministic mode, and the gradients of L = Σ ca⊙a + Σ cl⊙logp with
-// respect to every parameter against central differences.
+// respect to every parameter against central differences, for two action
+// elements and for one (where the log-probability and its gradient skip
+// the sum and the broadcast over elements). The gradients are taken with
+// OverwriteGrad into gradients that hold NaN, which must not survive.
 func TestPolicy(t *testing.T) {
-	const batch = 4
+	const batch, no = 4, 3
 	for _, tc := range []struct {
 		name        string
+		na          int
 		dAct, dLogp bool
-	}{{"both", true, true}, {"action", true, false}, {"logp", false, true}} {
+	}{
+		{"both", 2, true, true}, {"action", 2, true, false}, {"logp", 2, false, true},
+		{"both/act=1", 1, true, true}, {"logp/act=1", 1, false, true},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
+			na := tc.na
 			eng := newEngine(t)
 			rng := rand.New(rand.NewPCG(6, 0))
 			// Tanh hidden units: the reference is smooth, so central
 			// differences hold everywhere (ReLU has kinks).
-			pol, err := NewPolicy(eng, PolicyConfig{Obs: 3, Act: 2, Hidden: []int{5}, Activation: engine.Tanh})
+			pol, err := NewPolicy(eng, PolicyConfig{Obs: no, Act: na, Hidden: []int{5}, Activation: engine.Tanh})
 			if err != nil {
 				t.Fatal(err)
 			}
 			hp := randomize(pol.Params, rng, 0.8)
-			obs, hobs := upload(eng, rng, 1, batch, 3)
-			ca, hca := upload(eng, rng, 1, batch, 2)
+			obs, hobs := upload(eng, rng, 1, batch, no)
+			ca, hca := upload(eng, rng, 1, batch, na)
 			cl, hcl := upload(eng, rng, 1, batch, 1)
 
 			noise := engine.NewRNG(99)
 			noise.Counter = 12
-			ref := policyRef{cfg: pol.Config, eps: make([]float64, batch*2)}
+			ref := policyRef{cfg: pol.Config, eps: make([]float64, batch*na)}
 			for i := range ref.eps {
 				ref.eps[i] = float64(engine.NormalAt(99, 12, i, 0, 1))
 			}
 			a, logp := pol.Sample(obs, noise)
-			if want := uint64(12 + (batch*2+3)/4); noise.Counter != want {
+			if want := uint64(12 + (batch*na+3)/4); noise.Counter != want {
 				t.Errorf("noise counter %d after Sample, want %d", noise.Counter, want)
 			}
 			wantA, wantLogp := ref.sample(hp, hobs, batch)
@@ -94,21 +104,55 @@ func TestPolicy(t *testing.T) {
 			if tc.dLogp {
 				dLogp = cl
 			}
-			pol.Params.ZeroGrad()
-			pol.Backward(dAct, dLogp)
+			eng.Fill(pol.Params.Grad, float32(math.NaN()))
+			pol.Backward(dAct, dLogp, ParamGrad|OverwriteGrad)
 			checkParamGrads(t, pol.Params, hp, loss)
 
+			// Without OverwriteGrad the gradients add up.
+			g1 := f64(pol.Params.Gradient("layers.0.weight"))
+			pol.Backward(dAct, dLogp, ParamGrad)
+			g2 := f64(pol.Params.Gradient("layers.0.weight"))
+			for i := range g1 {
+				g1[i] *= 2
+			}
+			checkClose(t, "accumulated gradient", g2, g1, 1e-6)
+
 			// The deterministic mode is tanh(μ).
-			sizes := []int{3, 5, 4}
+			sizes := []int{no, 5, 2 * na}
 			out := refMLP(hp, "", 1, sizes, engine.Tanh, hobs, 1, batch)
-			want := make([]float64, batch*2)
+			want := make([]float64, batch*na)
 			for b := 0; b < batch; b++ {
-				for i := 0; i < 2; i++ {
-					want[b*2+i] = math.Tanh(out[b*4+i])
+				for i := 0; i < na; i++ {
+					want[b*na+i] = math.Tanh(out[b*2*na+i])
 				}
 			}
 			checkClose(t, "mode", download(eng, pol.Mode(obs)), want, forwardTol)
 		})
+	}
+}
+
+// TestPolicyBackwardMode checks that Policy.Backward panics for a mode
+// without ParamGrad or with InputGrad: it has no input gradient to give.
+func TestPolicyBackwardMode(t *testing.T) {
+	eng := newEngine(t)
+	pol, err := NewPolicy(eng, PolicyConfig{Obs: 2, Act: 1, Hidden: []int{3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs := eng.New(engine.Float32, 2, 2)
+	dAct := eng.New(engine.Float32, 2, 1)
+	pol.Sample(obs, engine.NewRNG(1))
+	for _, mode := range []GradMode{0, InputGrad, ParamGrad | InputGrad, OverwriteGrad} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil {
+					t.Errorf("Backward with mode %#b did not panic", mode)
+				} else if !strings.Contains(fmt.Sprint(r), "want ParamGrad") {
+					t.Errorf("Backward with mode %#b: panic %q does not say what is allowed", mode, r)
+				}
+			}()
+			pol.Backward(dAct, nil, mode)
+		}()
 	}
 }
 
@@ -243,7 +287,7 @@ func TestSteadyStateAllocations(t *testing.T) {
 		critic.Forward(obs, a)
 		da := critic.Backward(dq, InputGrad)
 		pol.Params.ZeroGrad()
-		pol.Backward(da, dl)
+		pol.Backward(da, dl, ParamGrad)
 		popt.Update()
 		pol.Mode(obs)
 		critic.UpdateTarget(target, 0.005)

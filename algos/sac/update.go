@@ -20,16 +20,20 @@ type Agent struct {
 	actor          *nn.Policy
 	critic, target *nn.Critic
 	logAlpha       *nn.Params     // "log_alpha" [1], the learned log-temperature
-	alpha          *engine.Tensor // [1], exp(log α), the temperature of the next update
+	alpha          *engine.Tensor // [1], exp(log α), the temperature of the next update: scalars[0]
 	actorOpt       *nn.Adam
 	criticOpt      *nn.Adam
 	alphaOpt       *nn.Adam
 
 	// Scratch of one update, for batch size B.
-	y, minQ, tmp *engine.Tensor // [B, 1]: the critic's target, min over Q members, a temporary
-	y2, dq       *engine.Tensor // [2, B, 1]: the target for both Q members, ∂L/∂Q
-	dLogp        *engine.Tensor // [B, 1]: ∂L_actor/∂log π
-	loss, meanLp *engine.Tensor // [1]
+	y, tmp *engine.Tensor // [B, 1]: the critic's target, a temporary
+	dq     *engine.Tensor // [2, B, 1]: ∂L/∂Q
+	dLogp  *engine.Tensor // [B, 1]: ∂L_actor/∂log π
+	invB   *engine.Tensor // [B, 1]: the constant 1/B
+	meanLp *engine.Tensor // [1]: mean log π of the policy step's actions, scalars[1]
+	// scalars holds α and the mean log π side by side, in the order of
+	// their metrics, so that one Add logs both.
+	scalars *engine.Tensor // [2]
 
 	// metrics holds, summed over the updates since the last reset, the mean
 	// of the two critics' MSE, the actor loss, α and the mean log π of the
@@ -38,7 +42,8 @@ type Agent struct {
 	updates int            // updates summed in metrics
 }
 
-// The slots of agent.metrics.
+// The slots of agent.metrics. metricAlpha and metricLogProb are adjacent,
+// in the order of agent.scalars.
 const (
 	metricQLoss = iota
 	metricActorLoss
@@ -65,6 +70,7 @@ func NewAgent(eng engine.Engine, cfg Config, obsDim, actDim int, rng *engine.RNG
 	logAlpha := nn.NewParams(eng, nn.ParamSpec{Name: "log_alpha", Shape: []int{1}})
 	logAlpha.Set("log_alpha", []float32{float32(math.Log(cfg.Alpha))})
 	b := cfg.BatchSize
+	scalars := eng.New(engine.Float32, 2)
 	a := &Agent{
 		eng:           eng,
 		cfg:           cfg,
@@ -73,20 +79,20 @@ func NewAgent(eng engine.Engine, cfg Config, obsDim, actDim int, rng *engine.RNG
 		critic:        critic,
 		target:        critic.Target(),
 		logAlpha:      logAlpha,
-		alpha:         eng.New(engine.Float32, 1),
+		alpha:         scalars.View(0, 1),
 		actorOpt:      nn.NewAdam(actor.Params, engine.AdamConfig{LR: float32(cfg.ActorLR)}),
 		criticOpt:     nn.NewAdam(critic.Params, engine.AdamConfig{LR: float32(cfg.CriticLR)}),
 		alphaOpt:      nn.NewAdam(logAlpha, engine.AdamConfig{LR: float32(cfg.AlphaLR)}),
 		y:             eng.New(engine.Float32, b, 1),
-		minQ:          eng.New(engine.Float32, b, 1),
 		tmp:           eng.New(engine.Float32, b, 1),
-		y2:            eng.New(engine.Float32, 2, b, 1),
 		dq:            eng.New(engine.Float32, 2, b, 1),
 		dLogp:         eng.New(engine.Float32, b, 1),
-		loss:          eng.New(engine.Float32, 1),
-		meanLp:        eng.New(engine.Float32, 1),
+		invB:          eng.New(engine.Float32, b, 1),
+		meanLp:        scalars.View(1, 1),
+		scalars:       scalars,
 		metrics:       eng.New(engine.Float32, numMetrics),
 	}
+	eng.Fill(a.invB, 1/float32(b))
 	eng.Unary(engine.Exp, a.alpha, logAlpha.Param("log_alpha").Value)
 	return a, nil
 }
@@ -96,13 +102,21 @@ func NewAgent(eng engine.Engine, cfg Config, obsDim, actDim int, rng *engine.RNG
 // order of [CleanRL] (with the policy updated on every step, as in [SAC2]
 // and [SB3]). All three losses use the temperature α from before this
 // step's temperature update. The policy's noise comes from rng.
+//
+// On a GPU every engine call is a kernel launch of a few microseconds of
+// host and driver time, about what the GPU takes for the largest product
+// of an update at SAC's sizes (an estimate, not yet measured), so the
+// steps below are written in few engine calls: gradients are written by
+// the backward passes (nn.OverwriteGrad) instead of zeroed first, the
+// target broadcasts over the two Q members instead of being copied for
+// each, and the logged losses are dot products accumulated straight into
+// the metrics. cuda/launch_test.go counts the launches.
 func (a *Agent) Update(d *replay.Batch, rng *engine.RNG) {
 	eng, b := a.eng, a.cfg.BatchSize
 	member := func(t *engine.Tensor, e int) *engine.Tensor { return t.View(e*b, b, 1) }
-	acc := func(slot int, v *engine.Tensor) {
-		m := a.metrics.View(slot, 1)
-		eng.Binary(engine.Add, m, m, v)
-	}
+	metric := func(slot int) *engine.Tensor { return a.metrics.View(slot, 1, 1) }
+	// Both Q members' values as one row, for dot products over them.
+	row := func(t *engine.Tensor) *engine.Tensor { return t.Reshape(1, 2*b) }
 
 	// Critic target, without gradients ([SAC2] section 4.2, the soft
 	// Bellman backup with the soft state value of the target critics):
@@ -111,26 +125,24 @@ func (a *Agent) Update(d *replay.Batch, rng *engine.RNG) {
 	// so bootstrap.
 	nextAct, nextLogp := a.actor.Sample(d.NextObs, rng)
 	qNext := a.target.Infer(d.NextObs, nextAct)
-	eng.Binary(engine.Min, a.minQ, member(qNext, 0), member(qNext, 1))
+	eng.Binary(engine.Min, a.y, member(qNext, 0), member(qNext, 1))
 	eng.Binary(engine.Mul, a.tmp, nextLogp, a.alpha)
-	eng.Binary(engine.Sub, a.minQ, a.minQ, a.tmp)
+	eng.Binary(engine.Sub, a.y, a.y, a.tmp)
 	eng.Scale(a.tmp, d.Terminated, -float32(a.cfg.Gamma), float32(a.cfg.Gamma)) // γ·(1 − terminated)
-	eng.Binary(engine.Mul, a.y, a.minQ, a.tmp)
+	eng.Binary(engine.Mul, a.y, a.y, a.tmp)
 	eng.Binary(engine.Add, a.y, a.y, d.Reward)
 
 	// Critic loss: L_Q = Σ_e mean_b (Q_e(s, a) − y)², the sum of the two
-	// critics' MSE as in [CleanRL] (qf1_loss + qf2_loss). MSE over both
-	// members is L_Q/2, which is what is logged (CleanRL logs qf_loss/2);
-	// its gradient is scaled by 2 to that of L_Q.
-	eng.Copy(member(a.y2, 0), a.y)
-	eng.Copy(member(a.y2, 1), a.y)
+	// critics' MSE as in [CleanRL] (qf1_loss + qf2_loss), so
+	// ∂L_Q/∂Q_e = 2(Q_e − y)/B. The MSE over both members, L_Q/2, is what
+	// is logged (CleanRL logs qf_loss/2): Σ (Q − y)²/(2B), a dot product
+	// of Q − y with itself.
 	q := a.critic.Forward(d.Obs, d.Act)
-	nn.MSE(eng, a.loss, a.dq, q, a.y2)
-	eng.Scale(a.dq, a.dq, 2, 0)
-	a.critic.Params.ZeroGrad()
-	a.critic.Backward(a.dq, nn.ParamGrad)
+	eng.Binary(engine.Sub, a.dq.Reshape(2, b), q.Reshape(2, b), a.y.Reshape(b)) // y broadcast over both members
+	eng.Gemm(false, true, 1/float32(2*b), row(a.dq), row(a.dq), 1, metric(metricQLoss))
+	eng.Scale(a.dq, a.dq, 2/float32(b), 0)
+	a.critic.Backward(a.dq, nn.ParamGrad|nn.OverwriteGrad)
 	a.criticOpt.Update()
-	acc(metricQLoss, a.loss)
 
 	// Policy loss ([SAC2] section 4.2, reparameterised):
 	// L_π = mean_b [α·log π(ã|s) − min_e Q_e(s, ã)], ã = tanh(μ + σ·ε),
@@ -140,23 +152,21 @@ func (a *Agent) Update(d *replay.Batch, rng *engine.RNG) {
 	act, logp := a.actor.Sample(d.Obs, rng)
 	q = a.critic.Forward(d.Obs, act)
 	q0, q1 := member(q, 0), member(q, 1)
-	eng.Binary(engine.Min, a.minQ, q0, q1)
 	eng.Binary(engine.GE, member(a.dq, 0), q1, q0) // 1 where Q_0 is the minimum
 	eng.Scale(member(a.dq, 1), member(a.dq, 0), 1/float32(b), -1/float32(b))
 	eng.Scale(member(a.dq, 0), member(a.dq, 0), -1/float32(b), 0)
 	dAct := a.critic.Backward(a.dq, nn.InputGrad)
-	eng.Fill(a.dLogp, 1/float32(b))
-	eng.Binary(engine.Mul, a.dLogp, a.dLogp, a.alpha)
-	a.actor.Params.ZeroGrad()
-	a.actor.Backward(dAct, a.dLogp)
+	eng.Binary(engine.Mul, a.dLogp, a.invB, a.alpha)
+	a.actor.Backward(dAct, a.dLogp, nn.ParamGrad|nn.OverwriteGrad)
 	a.actorOpt.Update()
-	eng.Binary(engine.Mul, a.tmp, logp, a.alpha)
-	eng.Binary(engine.Sub, a.tmp, a.tmp, a.minQ)
-	eng.ReduceCols(engine.Mean, a.loss, a.tmp)
-	acc(metricActorLoss, a.loss)
-	acc(metricAlpha, a.alpha)
+	// Logged: L_π = α·mean log π − mean min_e Q_e, where
+	// −mean min_e Q_e = Σ_e Σ_b ∂L/∂Q_e·Q_e, a dot product; α·mean log π
+	// is a 1×1 product of device scalars.
 	eng.ReduceCols(engine.Mean, a.meanLp, logp)
-	acc(metricLogProb, a.meanLp)
+	eng.Gemm(false, true, 1, row(a.dq), row(q), 1, metric(metricActorLoss))
+	eng.Gemm(false, false, 1, a.alpha.Reshape(1, 1), a.meanLp.Reshape(1, 1), 1, metric(metricActorLoss))
+	logged := a.metrics.View(metricAlpha, 2) // α, then mean log π
+	eng.Binary(engine.Add, logged, logged, a.scalars)
 
 	// Temperature loss ([SAC2] section 5) in log α, as softlearning and
 	// [SB3] write it: L_α = −log α·mean_b (log π(ã|s) + H̄), with the
@@ -207,7 +217,7 @@ func (a *Agent) Free() {
 	for _, p := range []*nn.Params{a.critic.Params, a.target.Params, a.logAlpha} {
 		p.Free()
 	}
-	for _, t := range []*engine.Tensor{a.alpha, a.y, a.minQ, a.tmp, a.y2, a.dq, a.dLogp, a.loss, a.meanLp, a.metrics} {
+	for _, t := range []*engine.Tensor{a.scalars, a.y, a.tmp, a.dq, a.dLogp, a.invB, a.metrics} {
 		a.eng.Free(t)
 	}
 }

@@ -218,9 +218,16 @@ func roundTo32(x []float64) []float64 {
 // on a batch of four transitions, two of them terminal: the critic target
 // y, the logged losses, α and entropy, the gradients of the critic, policy
 // and temperature losses, the temperature's Adam step and the Polyak move
-// of the target critics.
+// of the target critics. It runs with two action elements and with one,
+// for which the policy skips its sums over elements.
 func TestUpdateByHand(t *testing.T) {
-	const obsDim, actDim, batch = 3, 2, 4
+	for _, actDim := range []int{2, 1} {
+		t.Run(fmt.Sprintf("act=%d", actDim), func(t *testing.T) { testUpdateByHand(t, actDim) })
+	}
+}
+
+func testUpdateByHand(t *testing.T, actDim int) {
+	const obsDim, batch = 3, 4
 	eng := cpu.New()
 	cfg := Defaults()
 	cfg.Hidden = []int{5}
@@ -246,7 +253,7 @@ func TestUpdateByHand(t *testing.T) {
 	ref := refSAC{
 		obsDim: obsDim, actDim: actDim, batch: batch, hidden: cfg.Hidden,
 		lo: float64(a.actor.Config.LogStdMin), hi: float64(a.actor.Config.LogStdMax),
-		gamma: cfg.Gamma, targetEntropy: -actDim,
+		gamma: cfg.Gamma, targetEntropy: -float64(actDim),
 		obs:  roundTo32(randoms(r, batch*obsDim, -1, 1)),
 		act:  roundTo32(randoms(r, batch*actDim, -1, 1)),
 		rew:  roundTo32(randoms(r, batch, -2, 1)),
@@ -267,7 +274,7 @@ func TestUpdateByHand(t *testing.T) {
 	epsNext, epsPi := make([]float64, batch*actDim), make([]float64, batch*actDim)
 	for i := range epsNext {
 		epsNext[i] = float64(engine.NormalAt(7, 11, i, 0, 1))
-		epsPi[i] = float64(engine.NormalAt(7, 11+(batch*actDim+3)/4, i, 0, 1))
+		epsPi[i] = float64(engine.NormalAt(7, 11+uint64(batch*actDim+3)/4, i, 0, 1))
 	}
 	a.Update(d, rng)
 
@@ -373,6 +380,51 @@ func TestTemperatureDirection(t *testing.T) {
 				t.Errorf("entropy %.3g, target %g: α went from %g to %g", entropy, target, alpha0, alpha1[0])
 			}
 		})
+	}
+}
+
+// TestUpdateWritesGradients checks that an update writes every gradient
+// before it reads it: with NaN left in all gradients by whatever ran before
+// (here put there on purpose), the update's parameters, gradients and
+// metrics stay finite. An update that zeroed nothing and accumulated into
+// the gradients, or skipped a parameter, would carry the NaN into Adam.
+func TestUpdateWritesGradients(t *testing.T) {
+	const obsDim, actDim, batch = 3, 1, 8
+	eng := cpu.New()
+	cfg := Defaults()
+	cfg.Hidden = []int{6, 5}
+	cfg.BatchSize = batch
+	rng := engine.NewRNG(4)
+	a, err := NewAgent(eng, cfg, obsDim, actDim, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := replay.NewBatch(eng, batch, obsDim, actDim)
+	eng.RandNormal(d.Obs, rng, 0, 1)
+	eng.RandNormal(d.NextObs, rng, 0, 1)
+	eng.RandUniform(d.Act, rng, -1, 1)
+	eng.RandNormal(d.Reward, rng, 0, 1)
+	nets := []*nn.Params{a.critic.Params, a.actor.Params, a.logAlpha}
+	for _, p := range nets {
+		eng.Fill(p.Grad, float32(math.NaN()))
+	}
+	a.Update(d, rng)
+	for _, p := range nets {
+		for _, name := range p.Names() {
+			for what, v := range map[string][]float32{"value": p.Value(name), "gradient": p.Gradient(name)} {
+				for i, x := range v {
+					if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+						t.Fatalf("%s %s[%d] = %v after an update on NaN gradients", name, what, i, x)
+					}
+				}
+			}
+		}
+	}
+	q, pi, alpha, entropy := a.TakeMetrics()
+	for i, m := range []float64{q, pi, alpha, entropy} {
+		if math.IsNaN(m) || math.IsInf(m, 0) {
+			t.Errorf("metric %d of q_loss, actor_loss, alpha, entropy = %v", i, m)
+		}
 	}
 }
 

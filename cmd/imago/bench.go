@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/imago-rl/imago/algos/mbpo"
 	"github.com/imago-rl/imago/algos/replay"
+	"github.com/imago-rl/imago/algos/sac"
 	"github.com/imago-rl/imago/engine"
 	"github.com/imago-rl/imago/nn"
 )
@@ -23,6 +25,7 @@ func benchCommand() *cli.Command {
 		Usage: "time imago's hot paths on an engine",
 		Subcommands: []*cli.Command{
 			benchRolloutCommand(),
+			benchSACUpdateCommand(),
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return fmt.Errorf("bench: %w; run 'imago bench --help' for the subcommands", err)
@@ -52,6 +55,7 @@ type rolloutBenchOptions struct {
 	policyHidden []int
 	repeats      int
 	seed         uint64
+	peakGFLOPS   float64 // --peak-gflops; 0 when not given
 }
 
 // rolloutBenchResult is what bench rollout reports, and its JSON form.
@@ -77,19 +81,42 @@ type rolloutBenchResult struct {
 	TransitionsPerSecond float64   `json:"transitions_per_second"`
 	GFLOPPerSecond       float64   `json:"gflop_per_second"`
 	StepSeconds          float64   `json:"step_seconds"`
+	// PeakGFLOPPerSecond is the device's FP32 peak, from --peak-gflops or
+	// else from the engine (see peakReporter), and PeakSource says which:
+	// "flag" or "engine". FractionOfPeak is GFLOPPerSecond over it. All
+	// three are absent when the peak is unknown.
+	PeakGFLOPPerSecond float64 `json:"peak_gflop_per_second,omitempty"`
+	PeakSource         string  `json:"peak_source,omitempty"`
+	FractionOfPeak     float64 `json:"fraction_of_peak,omitempty"`
+	// LaunchesPerRollout is the kernels launched per timed rollout, for
+	// engines that count them (see launchCounter); absent otherwise.
+	LaunchesPerRollout float64 `json:"launches_per_rollout,omitempty"`
 }
+
+// peakReporter is implemented by engines that know their device's FP32
+// peak in FLOP/s, 0 when they do not: the CUDA engine, for the cards in its
+// table. An interface of its own keeps the default build free of the cuda
+// package.
+type peakReporter interface{ PeakFLOPS() float64 }
+
+// launchCounter is implemented by engines that count the kernels they
+// launch: the CUDA engine.
+type launchCounter interface{ Launches() int64 }
 
 func benchRolloutCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "rollout",
 		Usage: "time MBPO's model rollouts on random weights",
 		UsageText: "imago bench rollout [--engine NAME] [--batch N] [--horizon N] [--ensemble N] [--elites N]\n" +
-			"   [--hidden N] [--layers N] [--obs N] [--act N] [--policy-hidden N,N,...] [--repeats N] [--json]",
+			"   [--hidden N] [--layers N] [--obs N] [--act N] [--policy-hidden N,N,...] [--repeats N]\n" +
+			"   [--peak-gflops X] [--json]",
 		Description: "Builds an ensemble and a policy of the given sizes with random weights, runs one\n" +
 			"rollout of --batch start states for --horizon steps to warm up, then times --repeats\n" +
 			"more and reports the median: start rows per second, transitions per second, the\n" +
 			"GFLOP/s of the products actually computed (one member and the policy per\n" +
-			"transition), and the time per step. No row terminates.",
+			"transition), the fraction of the device's FP32 peak that is (when the engine\n" +
+			"knows its peak or --peak-gflops gives it), the time per step and, on engines\n" +
+			"that count them, the kernel launches per rollout. No row terminates.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "engine", Value: "auto", EnvVars: []string{"IMAGO_ENGINE"},
 				Usage: "compute engine (see imago engines), or auto for the GPU if there is one, else the CPU"},
@@ -104,6 +131,7 @@ func benchRolloutCommand() *cli.Command {
 			&cli.StringFlag{Name: "policy-hidden", Value: "256,256", Usage: "the policy's hidden layer sizes, comma-separated"},
 			&cli.IntFlag{Name: "repeats", Value: 3, Usage: "timed rollouts after the warm-up"},
 			&cli.Uint64Flag{Name: "seed", Value: 0, Usage: "seed of the weights, start states and rollouts"},
+			&cli.Float64Flag{Name: "peak-gflops", Usage: "the device's FP32 peak in GFLOP/s, for the fraction of peak; overrides the engine's own figure"},
 			&cli.BoolFlag{Name: "json", Usage: "print the result as one JSON object"},
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
@@ -121,7 +149,7 @@ func benchRolloutCommand() *cli.Command {
 				engine: c.String("engine"), batch: c.Int("batch"), horizon: c.Int("horizon"),
 				ensemble: c.Int("ensemble"), elites: c.Int("elites"), hidden: c.Int("hidden"),
 				layers: c.Int("layers"), obs: c.Int("obs"), act: c.Int("act"), policyHidden: ph,
-				repeats: c.Int("repeats"), seed: c.Uint64("seed"),
+				repeats: c.Int("repeats"), seed: c.Uint64("seed"), peakGFLOPS: c.Float64("peak-gflops"),
 			}
 			if err := opts.validate(); err != nil {
 				return fmt.Errorf("bench rollout: %w", err)
@@ -164,7 +192,27 @@ func (o rolloutBenchOptions) validate() error {
 	if o.elites > o.ensemble {
 		return fmt.Errorf("--elites %d exceeds --ensemble %d", o.elites, o.ensemble)
 	}
+	return checkPeak(o.peakGFLOPS)
+}
+
+// checkPeak checks --peak-gflops: 0 for not given, else positive and
+// finite.
+func checkPeak(gflops float64) error {
+	if gflops < 0 || math.IsNaN(gflops) || math.IsInf(gflops, 0) {
+		return fmt.Errorf("--peak-gflops %g: must be a positive number of GFLOP/s", gflops)
+	}
 	return nil
+}
+
+// engineDescription returns the registry's description of the engine eng
+// was opened as.
+func engineDescription(eng engine.Engine) string {
+	for _, b := range engine.Backends() {
+		if b.Name == eng.Name() {
+			return b.Description
+		}
+	}
+	return ""
 }
 
 // benchRollout builds the networks and times the rollouts.
@@ -174,12 +222,7 @@ func benchRollout(o rolloutBenchOptions) (*rolloutBenchResult, error) {
 		return nil, err
 	}
 	defer eng.Close()
-	desc := ""
-	for _, b := range engine.Backends() {
-		if b.Name == eng.Name() {
-			desc = b.Description
-		}
-	}
+	desc := engineDescription(eng)
 
 	hidden := slices.Repeat([]int{o.hidden}, o.layers)
 	model, err := nn.NewEnsemble(eng, nn.EnsembleConfig{
@@ -216,11 +259,19 @@ func benchRollout(o rolloutBenchOptions) (*rolloutBenchResult, error) {
 
 	r.Run(starts, o.horizon, elites, rng, into) // warm up: caches, allocator, kernel loads
 	eng.Sync()
+	counter, counts := eng.(launchCounter)
+	var launches0 int64
+	if counts {
+		launches0 = counter.Launches()
+	}
 	for range o.repeats {
 		t0 := time.Now()
 		res.Transitions = r.Run(starts, o.horizon, elites, rng, into)
 		eng.Sync()
 		res.Seconds = append(res.Seconds, time.Since(t0).Seconds())
+	}
+	if counts {
+		res.LaunchesPerRollout = float64(counter.Launches()-launches0) / float64(o.repeats)
 	}
 	med := median(res.Seconds)
 	res.MedianSeconds = med
@@ -228,6 +279,15 @@ func benchRollout(o rolloutBenchOptions) (*rolloutBenchResult, error) {
 	res.TransitionsPerSecond = float64(res.Transitions) / med
 	res.GFLOPPerSecond = res.FLOPPerTransition * float64(res.Transitions) / med / 1e9
 	res.StepSeconds = med / float64(o.horizon)
+	switch p, ok := eng.(peakReporter); {
+	case o.peakGFLOPS > 0:
+		res.PeakGFLOPPerSecond, res.PeakSource = o.peakGFLOPS, "flag"
+	case ok && p.PeakFLOPS() > 0:
+		res.PeakGFLOPPerSecond, res.PeakSource = p.PeakFLOPS()/1e9, "engine"
+	}
+	if res.PeakGFLOPPerSecond > 0 {
+		res.FractionOfPeak = res.GFLOPPerSecond / res.PeakGFLOPPerSecond
+	}
 	return res, nil
 }
 
@@ -250,13 +310,7 @@ func median(v []float64) float64 {
 }
 
 func (r *rolloutBenchResult) print(w io.Writer) error {
-	join := func(v []int) string {
-		s := make([]string, len(v))
-		for i, x := range v {
-			s[i] = strconv.Itoa(x)
-		}
-		return strings.Join(s, "→")
-	}
+	join := joinSizes
 	secs := make([]string, len(r.Seconds))
 	for i, s := range r.Seconds {
 		secs[i] = fmt.Sprintf("%.3g", s)
@@ -269,11 +323,217 @@ time             %.4g s median of %d (%s s)
 rows/s           %.4g
 transitions/s    %.4g
 GFLOP/s          %.4g (%.3g MFLOP per transition)
+of FP32 peak     %s
 per step         %.4g ms
 `, r.Engine, r.Description, r.Batch, r.Horizon, r.Elites, r.Ensemble,
 		join(r.ModelLayers), join(r.PolicyLayers),
 		r.MedianSeconds, r.Repeats, strings.Join(secs, ", "),
 		r.RowsPerSecond, r.TransitionsPerSecond,
-		r.GFLOPPerSecond, r.FLOPPerTransition/1e6, r.StepSeconds*1e3)
+		r.GFLOPPerSecond, r.FLOPPerTransition/1e6, r.peak(), r.StepSeconds*1e3)
+	if err == nil && r.LaunchesPerRollout > 0 {
+		_, err = fmt.Fprintf(w, "launches         %.4g per rollout\n", r.LaunchesPerRollout)
+	}
+	return err
+}
+
+// peak describes the fraction of the FP32 peak for the text output.
+func (r *rolloutBenchResult) peak() string {
+	switch r.PeakSource {
+	case "flag":
+		return fmt.Sprintf("%.1f%% of %.4g GFLOP/s (--peak-gflops)", 100*r.FractionOfPeak, r.PeakGFLOPPerSecond)
+	case "engine":
+		return fmt.Sprintf("%.1f%% of %.4g GFLOP/s (the engine's figure for its device)", 100*r.FractionOfPeak, r.PeakGFLOPPerSecond)
+	}
+	return "unknown (the engine does not know its peak; give --peak-gflops)"
+}
+
+// joinSizes writes layer sizes as 3→256→256→2.
+func joinSizes(v []int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, "→")
+}
+
+// sacUpdateBenchOptions is what the bench sac-update command's flags say.
+// The defaults are SAC's (sac.Defaults: batch 256, two hidden layers of
+// 256) on Pendulum-v1's 3 observations and 1 action.
+type sacUpdateBenchOptions struct {
+	engine   string
+	batch    int
+	hidden   []int
+	obs, act int
+	warmup   int // untimed updates first: the first allocates the workspaces
+	updates  int // updates per timed repetition
+	repeats  int
+	seed     uint64
+}
+
+// sacUpdateBenchResult is what bench sac-update reports, and its JSON form.
+type sacUpdateBenchResult struct {
+	Engine       string `json:"engine"`
+	Description  string `json:"description"`
+	Batch        int    `json:"batch"`
+	PolicyLayers []int  `json:"policy_layers"` // [in, hidden..., out]
+	CriticLayers []int  `json:"critic_layers"` // [in, hidden..., out] of each of the two Q networks
+	Warmup       int    `json:"warmup_updates"`
+	Updates      int    `json:"updates_per_repeat"`
+	Repeats      int    `json:"repeats"`
+	// Seconds holds each repetition's time per update; MedianSeconds is
+	// their median, which UpdatesPerSecond uses.
+	Seconds          []float64 `json:"seconds"`
+	MedianSeconds    float64   `json:"median_seconds"`
+	UpdatesPerSecond float64   `json:"updates_per_second"`
+	// LaunchesPerUpdate is the kernels launched per timed update, for
+	// engines that count them (see launchCounter); absent otherwise.
+	LaunchesPerUpdate float64 `json:"launches_per_update,omitempty"`
+}
+
+func benchSACUpdateCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "sac-update",
+		Usage: "time one SAC gradient step on a random minibatch",
+		UsageText: "imago bench sac-update [--engine NAME] [--batch N] [--hidden N,N,...] [--obs N] [--act N]\n" +
+			"   [--warmup N] [--updates N] [--repeats N] [--json]",
+		Description: "Builds SAC's policy, twin critics and their targets with random weights and a\n" +
+			"minibatch of random transitions, takes --warmup updates on it untimed (the first\n" +
+			"allocates the workspaces), then times --repeats runs of --updates updates each and\n" +
+			"reports the median time per update (algos/sac Agent.Update: critic, policy and\n" +
+			"temperature steps and the target move; sampling the minibatch is not included)\n" +
+			"and, on engines that count them, the kernel launches per update.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "engine", Value: "auto", EnvVars: []string{"IMAGO_ENGINE"},
+				Usage: "compute engine (see imago engines), or auto for the GPU if there is one, else the CPU"},
+			&cli.IntFlag{Name: "batch", Value: 256, Usage: "transitions per minibatch (SAC batch_size)"},
+			&cli.StringFlag{Name: "hidden", Value: "256,256", Usage: "hidden layer sizes of the policy and of each critic, comma-separated"},
+			&cli.IntFlag{Name: "obs", Value: 3, Usage: "observation size (Pendulum-v1's 3)"},
+			&cli.IntFlag{Name: "act", Value: 1, Usage: "action size (Pendulum-v1's 1)"},
+			&cli.IntFlag{Name: "warmup", Value: 3, Usage: "untimed updates before timing"},
+			&cli.IntFlag{Name: "updates", Value: 20, Usage: "updates per timed repetition"},
+			&cli.IntFlag{Name: "repeats", Value: 5, Usage: "timed repetitions"},
+			&cli.Uint64Flag{Name: "seed", Value: 0, Usage: "seed of the weights, the minibatch and the policy noise"},
+			&cli.BoolFlag{Name: "json", Usage: "print the result as one JSON object"},
+		},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return fmt.Errorf("bench sac-update: %w; run 'imago bench sac-update --help' for the flags", err)
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return fmt.Errorf("bench sac-update takes no arguments, got %q; run 'imago bench sac-update --help' for the flags", c.Args().First())
+			}
+			hidden, err := parseSizes(c.String("hidden"))
+			if err != nil {
+				return fmt.Errorf("bench sac-update: --hidden: %w", err)
+			}
+			opts := sacUpdateBenchOptions{
+				engine: c.String("engine"), batch: c.Int("batch"), hidden: hidden,
+				obs: c.Int("obs"), act: c.Int("act"), warmup: c.Int("warmup"),
+				updates: c.Int("updates"), repeats: c.Int("repeats"), seed: c.Uint64("seed"),
+			}
+			if err := opts.validate(); err != nil {
+				return fmt.Errorf("bench sac-update: %w", err)
+			}
+			res, err := benchSACUpdate(opts)
+			if err != nil {
+				return fmt.Errorf("bench sac-update: %w", err)
+			}
+			if c.Bool("json") {
+				return json.NewEncoder(c.App.Writer).Encode(res)
+			}
+			return res.print(c.App.Writer)
+		},
+	}
+}
+
+func (o sacUpdateBenchOptions) validate() error {
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"batch", o.batch}, {"obs", o.obs}, {"act", o.act}, {"warmup", o.warmup}, {"updates", o.updates}, {"repeats", o.repeats}} {
+		if f.v <= 0 {
+			return fmt.Errorf("--%s %d: must be positive", f.name, f.v)
+		}
+	}
+	return nil
+}
+
+// benchSACUpdate builds the agent and the minibatch and times the updates.
+func benchSACUpdate(o sacUpdateBenchOptions) (*sacUpdateBenchResult, error) {
+	cfg := sac.Defaults()
+	cfg.BatchSize = o.batch
+	cfg.Hidden = o.hidden
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	eng, err := engine.Open(o.engine)
+	if err != nil {
+		return nil, err
+	}
+	defer eng.Close()
+
+	rng := engine.NewRNG(o.seed)
+	agent, err := sac.NewAgent(eng, cfg, o.obs, o.act, rng)
+	if err != nil {
+		return nil, err
+	}
+	defer agent.Free()
+	// A minibatch of random transitions, none terminal: what the
+	// transitions hold does not change the work of an update.
+	d := replay.NewBatch(eng, o.batch, o.obs, o.act)
+	defer d.Free(eng)
+	eng.RandNormal(d.Obs, rng, 0, 1)
+	eng.RandNormal(d.NextObs, rng, 0, 1)
+	eng.RandUniform(d.Act, rng, -1, 1)
+	eng.RandNormal(d.Reward, rng, 0, 1)
+
+	res := &sacUpdateBenchResult{
+		Engine: eng.Name(), Description: engineDescription(eng), Batch: o.batch,
+		PolicyLayers: append(append([]int{o.obs}, o.hidden...), 2*o.act),
+		CriticLayers: append(append([]int{o.obs + o.act}, o.hidden...), 1),
+		Warmup:       o.warmup, Updates: o.updates, Repeats: o.repeats,
+	}
+	for range o.warmup {
+		agent.Update(d, rng)
+	}
+	eng.Sync()
+	counter, counts := eng.(launchCounter)
+	var launches0 int64
+	if counts {
+		launches0 = counter.Launches()
+	}
+	for range o.repeats {
+		t0 := time.Now()
+		for range o.updates {
+			agent.Update(d, rng)
+		}
+		eng.Sync()
+		res.Seconds = append(res.Seconds, time.Since(t0).Seconds()/float64(o.updates))
+	}
+	if counts {
+		res.LaunchesPerUpdate = float64(counter.Launches()-launches0) / float64(o.repeats*o.updates)
+	}
+	res.MedianSeconds = median(res.Seconds)
+	res.UpdatesPerSecond = 1 / res.MedianSeconds
+	return res, nil
+}
+
+func (r *sacUpdateBenchResult) print(w io.Writer) error {
+	secs := make([]string, len(r.Seconds))
+	for i, s := range r.Seconds {
+		secs[i] = fmt.Sprintf("%.3g", s*1e3)
+	}
+	launches := "not counted by this engine"
+	if r.LaunchesPerUpdate > 0 {
+		launches = fmt.Sprintf("%.4g per update", r.LaunchesPerUpdate)
+	}
+	_, err := fmt.Fprintf(w, `engine           %s (%s)
+sac update       batch %d, policy %s, critics 2 × %s
+time             %.4g ms per update, median of %d repeats of %d updates (%s ms)
+updates/s        %.4g
+launches         %s
+`, r.Engine, r.Description, r.Batch, joinSizes(r.PolicyLayers), joinSizes(r.CriticLayers),
+		r.MedianSeconds*1e3, r.Repeats, r.Updates, strings.Join(secs, ", "),
+		r.UpdatesPerSecond, launches)
 	return err
 }
