@@ -1,0 +1,204 @@
+package sr
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/imago-rl/imago/algos"
+	"github.com/imago-rl/imago/engine"
+	"github.com/imago-rl/imago/env"
+)
+
+// Columns are the names of the values of every Row that Train records, in
+// order:
+//
+//   - eval_return, eval_return_std: the mean and standard deviation of the
+//     undiscounted returns of RunConfig.EvalEpisodes episodes of the
+//     uniform random policy, each cut after Config.EvalMaxSteps steps
+//     (the policy does not learn: these only describe the task);
+//   - v_start: the learned value M·r^π of the start state, discounted;
+//   - v_start_exact: the same from iterative policy evaluation on the
+//     environment's model, where it exposes one (the mazes), else NaN;
+//   - sr_error: the largest |M(s, j) − (I − γP^π)^{-1}(s, j)| over the
+//     states s acted from so far and every j, where the model is exposed,
+//     else NaN;
+//   - states_visited: the states acted from so far;
+//   - wall_seconds: the time since Train started.
+var Columns = []string{
+	"eval_return", "eval_return_std", "v_start", "v_start_exact", "sr_error", "states_visited", "wall_seconds",
+}
+
+// Train learns the successor representation of the uniform random policy
+// on run.Env, a tabular environment with discrete actions and at most
+// MaxStates states, for run.Steps steps of that policy, with the
+// expected-TD rule of Learner. It reports Progress after every step and
+// Record with Columns after every run.EvalEvery steps and after the last.
+// Training episode k (from 0) is reset with seed run.Seed+k; the actions
+// come from a PCG generator seeded with run.Seed. eng is not used: the
+// algorithm is tabular and runs on the host.
+//
+// It returns ctx.Err() as soon as ctx is cancelled, the first error of
+// rep.Record, or an error for an invalid configuration or environment.
+func Train(ctx context.Context, _ engine.Engine, run algos.RunConfig, cfg Config, rep algos.Reporter) error {
+	start := time.Now()
+	if err := run.Validate(); err != nil {
+		return fmt.Errorf("sr: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("sr: %w", err)
+	}
+	trainEnv, numActions, err := makeTabular(run.Env)
+	if err != nil {
+		return err
+	}
+	evalEnv, _, err := makeTabular(run.Env)
+	if err != nil {
+		return err
+	}
+	numStates := trainEnv.NumStates()
+	policy := Uniform(numStates, numActions)
+	learner, err := NewLearner(numStates, numActions, policy, cfg.Gamma, cfg.Alpha)
+	if err != nil {
+		return fmt.Errorf("sr: %s: %w", run.Env, err)
+	}
+	rng := rand.New(rand.NewPCG(uint64(run.Seed), 0))
+
+	var (
+		episode int64
+		action  = []float64{0}
+		visited = make([]bool, numStates)
+		nVisits int
+	)
+	trainEnv.Reset(run.Seed)
+	startState := trainEnv.StateID()
+	s := startState
+	for step := 1; step <= run.Steps; step++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		a := rng.IntN(numActions)
+		action[0] = float64(a)
+		_, r, terminated, truncated := trainEnv.Step(action)
+		next := trainEnv.StateID()
+		learner.Update(s, a, r, next, terminated)
+		if !visited[s] {
+			visited[s] = true
+			nVisits++
+		}
+		s = next
+		if terminated || truncated {
+			episode++
+			trainEnv.Reset(run.Seed + episode)
+			s = trainEnv.StateID()
+		}
+		rep.Progress(step)
+
+		if step%run.EvalEvery == 0 || step == run.Steps {
+			mean, std, err := evaluate(ctx, evalEnv, numActions, run, cfg.EvalMaxSteps)
+			if err != nil {
+				return err
+			}
+			vStart := learner.Values()[startState]
+			vExact, srError := math.NaN(), math.NaN()
+			if model, ok := trainEnv.(interface {
+				Transition(s, a int) (int, float64, bool)
+			}); ok {
+				vExact, srError, err = compare(learner, policy, model.Transition, cfg.Gamma, visited, startState)
+				if err != nil {
+					return fmt.Errorf("sr: %w", err)
+				}
+			}
+			row := algos.Row{EnvSteps: step, Names: Columns, Values: []float64{
+				mean, std, vStart, vExact, srError, float64(nVisits), time.Since(start).Seconds(),
+			}}
+			if err := rep.Record(row); err != nil {
+				return fmt.Errorf("sr: record evaluation at step %d: %w", step, err)
+			}
+		}
+	}
+	return nil
+}
+
+// compare returns the exact value of the start state (iterative policy
+// evaluation) and the largest error of the learned SR over the visited
+// rows, on the environment's current model.
+func compare(l *Learner, policy []float64, model TransitionFunc, gamma float64, visited []bool, startState int) (vStart, maxErr float64, err error) {
+	n := len(visited)
+	p, r, err := PolicyModel(n, len(policy)/n, policy, model)
+	if err != nil {
+		return 0, 0, err
+	}
+	exact, err := Exact(p, gamma)
+	if err != nil {
+		return 0, 0, err
+	}
+	v, err := Evaluate(p, r, gamma, 1e-12, 100_000)
+	if err != nil {
+		return 0, 0, err
+	}
+	m := l.M()
+	for s, seen := range visited {
+		if !seen {
+			continue
+		}
+		for j := range n {
+			maxErr = math.Max(maxErr, math.Abs(m.At(s, j)-exact.At(s, j)))
+		}
+	}
+	return v[startState], maxErr, nil
+}
+
+// makeTabular makes the environment id and checks that it is an
+// env.Tabular with a Discrete action space, returning the number of
+// actions.
+func makeTabular(id string) (env.Tabular, int, error) {
+	e, err := env.Make(id)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sr: %w", err)
+	}
+	tab, ok := e.(env.Tabular)
+	if !ok {
+		return nil, 0, fmt.Errorf("sr: %s has no state ids (not an env.Tabular); the tabular SR needs one such as DynaMaze-v0", id)
+	}
+	space := e.ActionSpace()
+	if !space.Discrete || space.N < 1 {
+		return nil, 0, fmt.Errorf("sr: %s has action space %v; the SR's policy needs a Discrete one", id, space)
+	}
+	return tab, space.N, nil
+}
+
+// evaluate plays run.EvalEpisodes episodes of the uniform random policy on
+// e, episode i reset with and drawing its actions from seed
+// run.Seed+EvalSeedOffset+i, each cut after maxSteps steps, and returns the
+// mean and population standard deviation of their returns.
+func evaluate(ctx context.Context, e env.Env, numActions int, run algos.RunConfig, maxSteps int) (mean, std float64, err error) {
+	returns := make([]float64, run.EvalEpisodes)
+	action := []float64{0}
+	for i := range returns {
+		if err := ctx.Err(); err != nil {
+			return 0, 0, err
+		}
+		seed := run.Seed + algos.EvalSeedOffset + int64(i)
+		rng := rand.New(rand.NewPCG(uint64(seed), 1))
+		e.Reset(seed)
+		for range maxSteps {
+			action[0] = float64(rng.IntN(numActions))
+			_, r, terminated, truncated := e.Step(action)
+			returns[i] += r
+			if terminated || truncated {
+				break
+			}
+		}
+	}
+	for _, r := range returns {
+		mean += r
+	}
+	mean /= float64(len(returns))
+	for _, r := range returns {
+		std += (r - mean) * (r - mean)
+	}
+	return mean, math.Sqrt(std / float64(len(returns))), nil
+}
