@@ -6,8 +6,13 @@ import (
 	"strings"
 
 	"github.com/imago-rl/imago/algos"
+	"github.com/imago-rl/imago/algos/ddpg"
+	"github.com/imago-rl/imago/algos/dynaq"
 	"github.com/imago-rl/imago/algos/mbpo"
+	"github.com/imago-rl/imago/algos/mve"
 	"github.com/imago-rl/imago/algos/sac"
+	"github.com/imago-rl/imago/algos/sfql"
+	"github.com/imago-rl/imago/algos/sr"
 	"github.com/imago-rl/imago/engine"
 )
 
@@ -23,6 +28,13 @@ const (
 var algorithms = []algorithm{
 	defineAlgorithm("sac", "Soft Actor-Critic (Haarnoja et al. 2018), model-free", sac.Preset, sac.Config.Validate, sac.Train),
 	defineAlgorithm("mbpo", "Model-Based Policy Optimization (Janner et al. 2019), SAC on learned-model rollouts", mbpo.Preset, mbpo.Config.Validate, mbpo.Train),
+	defineAlgorithm("ddpg", "Deep Deterministic Policy Gradient (Lillicrap et al. 2015), model-free; TD3's switches via --set", ddpg.Preset, ddpg.Config.Validate, ddpg.Train),
+	defineAlgorithm("td3", "TD3 (Fujimoto et al. 2018): DDPG with twin critics, target smoothing and a delayed actor", ddpg.PresetTD3, ddpg.Config.Validate, ddpg.Train),
+	defineAlgorithm("mve", "Model-based Value Expansion (Feinberg et al. 2018), DDPG with H-step model targets", mve.Preset, mve.Config.Validate, mve.Train),
+	defineAlgorithm("steve", "Stochastic Ensemble Value Expansion (Buckman et al. 2018), uncertainty-weighted model targets", mve.PresetSTEVE, mve.Config.Validate, mve.Train),
+	defineAlgorithm("dyna-q", "Dyna-Q and Dyna-Q+ (Sutton and Barto 8.2-8.3), tabular, on the host", dynaq.Preset, dynaq.Config.Validate, dynaq.Train),
+	defineAlgorithm("sr", "successor representation of a fixed policy learned by TD (Dayan 1993), tabular, on the host", sr.Preset, sr.Config.Validate, sr.Train),
+	defineAlgorithm("sfql", "successor features with generalised policy improvement (Barreto et al. 2017), tabular, on the host", sfql.Preset, sfql.Config.Validate, sfql.Train),
 }
 
 // algorithm is one entry of the table, with its Config type erased: config
