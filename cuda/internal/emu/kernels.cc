@@ -12,6 +12,7 @@
 #include "../../../kernels/binary.cu"
 #include "../../../kernels/clamp.cu"
 #include "../../../kernels/copy_cols.cu"
+#include "../../../kernels/ensemble_row.cu"
 #include "../../../kernels/fill.cu"
 #include "../../../kernels/gather.cu"
 #include "../../../kernels/gemm.cu"
