@@ -36,42 +36,54 @@ type RolloutSpec struct {
 
 // Rollout runs MBPO's model rollouts (Janner et al. 2019, Algorithm 2;
 // jannerm/mbpo, mbpo.py rollout_model and models/fake_env.py): from a batch
-// of start states it steps the learned model under the current policy and
+// of B start states it steps the learned model under the current policy and
 // adds every imagined transition to a replay buffer. All of it runs on the
 // engine's device, in workspaces allocated once for MaxBatch rows; a step
 // allocates no device memory.
 //
-// One step of n live rows:
+// One step of the n live rows is a few fused engine ops (engine/rollout.go)
+// around the networks' matrix products:
 //
-//  1. the policy samples an action a = tanh(μ + σ·ε) for every row
-//     (nn.Policy's tanh-squashed Gaussian), rescaled when the spec says;
-//  2. each row picks one elite member uniformly at random, and only that
-//     member is evaluated for the row (engine.EnsembleRowForward; the
-//     official code evaluates all seven members and keeps one);
-//  3. the member's Gaussian over the targets is sampled, in the targets'
-//     own units: y = μ + exp(lv/2)·ε with μ and lv as nn.Ensemble.Predict
-//     computes them; next obs = obs + y[:Obs], reward = y[Obs];
-//  4. the environment's termination rule is evaluated on next obs, on the
-//     device;
-//  5. the n transitions are added to the buffer, terminal ones with
-//     Terminated = 1.
+//  1. the policy network runs on the states, and engine.SampleAction
+//     samples an action a = tanh(μ + σ·ε) for every row (nn.Policy's
+//     tanh-squashed Gaussian), rescaled when the spec says;
+//  2. engine.PickMembers draws each row's elite member uniformly at random,
+//     and engine.EnsembleRowForward evaluates only that member for the row,
+//     on the standardised [obs, a] (the official code evaluates all seven
+//     members and keeps one);
+//  3. engine.SampleTransition samples the member's Gaussian over the
+//     targets, in their own units: y = μ + exp(lv/2)·ε with μ and lv as
+//     nn.Ensemble.Predict computes them; next obs = obs + y[:Obs], reward =
+//     y[Obs];
+//  4. engine.TerminateCompact evaluates the environment's termination rule
+//     on next obs and gathers the rows that did not terminate, in their
+//     order, as the next step's states (a prefix sum over the flags, on the
+//     device), so that a terminated rollout adds no further transitions.
 //
-// Rows that terminated stop: the live rows are compacted to the front of
-// the state workspace (a stable Gather, so they keep their order) and only
-// they take the next step, so that a terminated rollout adds no further
-// transitions and costs nothing more. Finding the live rows downloads the
-// step's n terminal flags (4·n bytes) and uploads the live rows' indices;
-// the buffer's ring, kept on the host, needs the count anyway. Rules that
-// never terminate skip this.
+// How many rows are live after a step depends on the model's samples, so
+// only the device knows it: the ops read it, and the offsets of their
+// random fills in the stream, from a chain of cursors on the device
+// (engine.Cursor), which TerminateCompact extends with the new count. The
+// host neither waits for a step nor learns its count until the Run ends,
+// and the H steps of a Run issue no transfer between host and device: one
+// upload at the start (the elite ids and the first cursor), one download at
+// the end (the cursor chain, 8·(4H+1) bytes, which holds every step's count
+// and the stream's end). The cost of not knowing: the networks run over all
+// B rows at every step, the dead ones included, so a Run whose rows
+// terminate early takes the time of one where none does, instead of a
+// round trip and a wait for the device at every step.
 //
-// The step is laid out for a later fusion into one or a few kernels:
-// everything it reads is a device tensor (the networks' parameters as
-// views, the standardisers, the log-variance bounds, the elite ids, the
-// termination box as float32 thresholds) and its random numbers are fixed
-// by the RNG's seed and counter in the order Run documents, so a fused
-// kernel can draw them itself with Philox and reproduce Run; it could then
-// compact the live rows on the device too (a prefix sum over the flags) and
-// download only their count.
+// The transitions are staged on the device, step s in rows [s·B, (s+1)·B)
+// of staging tensors of horizon·MaxBatch rows (allocated by the first Run
+// of each longer horizon: 4·(2·Obs + Act + 2)·MaxBatch bytes per step),
+// and inserted into the buffer after the last step, when the counts are
+// known: replay.Buffer.AddDevice copies each step's live rows into the ring
+// on the device. The alternative, a cursor of the ring kept on the device,
+// would save the staging but leave the buffer's host-side length stale
+// until a download, which everything that samples the buffer reads.
+//
+// Randomness comes from the RNG in a fixed order that every engine
+// reproduces (see Run), so CPU and GPU rollouts of the same seed agree.
 //
 // A Rollout is not safe for concurrent use, as its engine is not. The model
 // and policy may be trained between Runs: the Rollout reads their
@@ -84,34 +96,26 @@ type Rollout struct {
 	layers []engine.EnsembleLayer // the model's MLP
 
 	// ws is EnsembleRowForward's scratch; its A and B also carry the
-	// policy's hidden layers, which are done with before the model runs.
-	ws *engine.EnsembleRowWorkspace
+	// policy's hidden layers and output, which are done with before the
+	// model runs. rws is the rollout ops' scratch.
+	ws  *engine.EnsembleRowWorkspace
+	rws *engine.RolloutWorkspace
 
-	obs, next     *engine.Tensor // [MaxBatch, Obs]: the live rows' states and successors
-	act           *engine.Tensor // [MaxBatch, Act]
-	mu, std, eps  *engine.Tensor // [MaxBatch, Act]: the policy's Gaussian
-	scale, shift  *engine.Tensor // [1, Act]: the action rescaling; nil for none
-	x             *engine.Tensor // [MaxBatch, Obs+Act]: the model's input
-	out           *engine.Tensor // [MaxBatch, 2·(Obs+1)]: the member's mean and raw log-variance
-	mean, lv, tmp *engine.Tensor // [MaxBatch, Obs+1]
-	reward, term  *engine.Tensor // [MaxBatch, 1]
-	pick          *engine.Tensor // Int32 [MaxBatch]: each row's index into elites
-	elites        *engine.Tensor // Int32 [Members]: the elite member ids
-	live          *engine.Tensor // Int32 [MaxBatch]: the rows that did not terminate
+	x    *engine.Tensor // [MaxBatch, Obs+Act]: the model's input
+	out  *engine.Tensor // [MaxBatch, 2·(Obs+1)]: the member's mean and raw log-variance
+	pick *engine.Tensor // Int32 [MaxBatch]: each row's index into elites
 
-	// The termination box on the device (nil when the rule never
-	// terminates or bounds nothing): the bounded elements of next obs, the
-	// bounds as float32 thresholds that decide exactly as the float64
-	// bounds do, and the number of bounded elements less ½.
-	bounded, within *engine.Tensor // [MaxBatch, K]
-	low, negHigh    *engine.Tensor // [1, K]
-	hits            *engine.Tensor // [MaxBatch, 1]
-	allHit          *engine.Tensor // [1]
+	actions engine.PolicyHead     // the policy's log-std bounds and the action rescaling
+	targets engine.ModelHead      // views of the model's bounds and target standardiser
+	box     engine.TerminationBox // the termination rule on the device
 
-	termHost  []float32
-	liveHost  []int32
-	eliteHost []int32
-	batch     replay.Batch
+	// The staged transitions of a Run: Obs has one step more than the
+	// others, where the last step's compaction lands. state holds the
+	// elite ids (Members) and then the cursor chain (2·(4·horizon+1)).
+	horizon   int
+	stage     replay.Batch
+	state     *engine.Tensor // Int32
+	stateHost []int32
 }
 
 // NewRollout allocates the workspaces of rollouts of up to spec.MaxBatch
@@ -132,6 +136,30 @@ func NewRollout(eng engine.Engine, model *nn.Ensemble, policy *nn.Policy, spec R
 		panic(fmt.Sprintf("mbpo: NewRollout: policy maps %d observations to %d actions; want %d to %d",
 			policy.Config.Obs, policy.Config.Act, o, a))
 	}
+	t := spec.Termination
+	switch t.Kind {
+	case env.NeverTerminates, env.TerminatesOutside, env.TerminatesInside:
+	default:
+		panic(fmt.Sprintf("mbpo: NewRollout: termination rule %v is not a box; model rollouts evaluate only boxes on the device", t.Kind))
+	}
+	k := 0
+	if t.Kind != env.NeverTerminates {
+		k = len(t.Dims)
+		if len(t.Low) != k || len(t.High) != k {
+			panic(fmt.Sprintf("mbpo: NewRollout: termination with %d dims, %d lows and %d highs", k, len(t.Low), len(t.High)))
+		}
+		for _, dim := range t.Dims {
+			if dim < 0 || dim >= o {
+				panic(fmt.Sprintf("mbpo: NewRollout: termination bounds element %d of a %d-element observation", dim, o))
+			}
+		}
+	}
+	var scale, shift []float32
+	if spec.ActLow != nil || spec.ActHigh != nil {
+		scale = actionAffine(spec, func(lo, hi float64) float64 { return (hi - lo) / 2 })
+		shift = actionAffine(spec, func(lo, hi float64) float64 { return (hi + lo) / 2 })
+	}
+
 	b := spec.MaxBatch
 	r := &Rollout{spec: spec, eng: eng, model: model, policy: policy}
 	for _, l := range model.MLP.Layers {
@@ -142,45 +170,36 @@ func NewRollout(eng engine.Engine, model *nn.Ensemble, policy *nn.Policy, spec R
 		width = max(width, l.In, l.Out)
 	}
 	r.ws = engine.NewEnsembleRowWorkspace(eng, b, width)
-	f32 := func(shape ...int) *engine.Tensor { return eng.New(engine.Float32, shape...) }
-	r.obs, r.next = f32(b, o), f32(b, o)
-	r.act, r.mu, r.std, r.eps = f32(b, a), f32(b, a), f32(b, a), f32(b, a)
-	r.x, r.out = f32(b, o+a), f32(b, 2*d)
-	r.mean, r.lv, r.tmp = f32(b, d), f32(b, d), f32(b, d)
-	r.reward, r.term = f32(b, 1), f32(b, 1)
-	r.pick, r.live = eng.New(engine.Int32, b), eng.New(engine.Int32, b)
-	r.elites = eng.New(engine.Int32, model.Config.Members)
-	r.termHost, r.liveHost = make([]float32, b), make([]int32, b)
-	r.eliteHost = make([]int32, 0, model.Config.Members)
+	r.rws = engine.NewRolloutWorkspace(eng, b, max(a, d, k))
+	r.x, r.out = eng.New(engine.Float32, b, o+a), eng.New(engine.Float32, b, 2*d)
+	r.pick = eng.New(engine.Int32, b)
 
-	if spec.ActLow != nil || spec.ActHigh != nil {
-		r.scale, r.shift = f32(1, a), f32(1, a)
-		eng.Upload(r.scale, actionAffine(spec, func(lo, hi float64) float64 { return (hi - lo) / 2 }))
-		eng.Upload(r.shift, actionAffine(spec, func(lo, hi float64) float64 { return (hi + lo) / 2 }))
+	r.actions = engine.PolicyHead{LogStdMin: policy.Config.LogStdMin, LogStdMax: policy.Config.LogStdMax}
+	if scale != nil {
+		r.actions.Scale, r.actions.Shift = eng.New(engine.Float32, 1, a), eng.New(engine.Float32, 1, a)
+		eng.Upload(r.actions.Scale, scale)
+		eng.Upload(r.actions.Shift, shift)
+	}
+	r.targets = engine.ModelHead{
+		MaxLogVar: model.MaxLogVar, MinLogVar: model.MinLogVar,
+		TargetMean: model.TargetNorm.Mean, TargetStd: model.TargetNorm.Std,
 	}
 
-	t := spec.Termination
-	switch t.Kind {
-	case env.NeverTerminates, env.TerminatesOutside, env.TerminatesInside:
-	default:
-		panic(fmt.Sprintf("mbpo: NewRollout: termination rule %v is not a box; model rollouts evaluate only boxes on the device", t.Kind))
-	}
-	if k := len(t.Dims); t.Kind != env.NeverTerminates && k > 0 {
-		if len(t.Low) != k || len(t.High) != k {
-			panic(fmt.Sprintf("mbpo: NewRollout: termination with %d dims, %d lows and %d highs", k, len(t.Low), len(t.High)))
-		}
-		low, negHigh := make([]float32, k), make([]float32, k)
+	// The box as float32 thresholds that decide exactly as the float64
+	// bounds do. An empty box bounds nothing, so every row is inside it:
+	// a rule that never terminates is an empty box that ends rows leaving
+	// it.
+	r.box.Inside = t.Kind == env.TerminatesInside
+	if k > 0 {
+		dims, low, high := make([]int32, k), make([]float32, k), make([]float32, k)
 		for j, dim := range t.Dims {
-			if dim < 0 || dim >= o {
-				panic(fmt.Sprintf("mbpo: NewRollout: termination bounds element %d of a %d-element observation", dim, o))
-			}
-			low[j], negHigh[j] = ceil32(t.Low[j]), -floor32(t.High[j])
+			dims[j], low[j], high[j] = int32(dim), ceil32(t.Low[j]), floor32(t.High[j])
 		}
-		r.bounded, r.within, r.hits = f32(b, k), f32(b, k), f32(b, 1)
-		r.low, r.negHigh, r.allHit = f32(1, k), f32(1, k), f32(1)
-		eng.Upload(r.low, low)
-		eng.Upload(r.negHigh, negHigh)
-		eng.Fill(r.allHit, float32(k)-0.5)
+		r.box.Dims = eng.New(engine.Int32, k)
+		r.box.Low, r.box.High = eng.New(engine.Float32, k), eng.New(engine.Float32, k)
+		eng.UploadInt32(r.box.Dims, dims)
+		eng.Upload(r.box.Low, low)
+		eng.Upload(r.box.High, high)
 	}
 	return r
 }
@@ -226,13 +245,51 @@ func floor32(v float64) float32 {
 // policy's).
 func (r *Rollout) Free() {
 	r.ws.Free(r.eng)
-	for _, t := range []*engine.Tensor{r.obs, r.next, r.act, r.mu, r.std, r.eps, r.scale, r.shift,
-		r.x, r.out, r.mean, r.lv, r.tmp, r.reward, r.term, r.pick, r.elites, r.live,
-		r.bounded, r.within, r.low, r.negHigh, r.hits, r.allHit} {
+	r.rws.Free(r.eng)
+	r.freeStage()
+	for _, t := range []*engine.Tensor{r.x, r.out, r.pick, r.actions.Scale, r.actions.Shift, r.box.Dims, r.box.Low, r.box.High} {
 		if t != nil {
 			r.eng.Free(t)
 		}
 	}
+}
+
+// reserve makes the staging hold horizon steps of MaxBatch rows.
+func (r *Rollout) reserve(horizon int) {
+	if horizon <= r.horizon {
+		return
+	}
+	r.freeStage()
+	e, b, o, a := r.eng, r.spec.MaxBatch, r.spec.Obs, r.spec.Act
+	r.stage = replay.Batch{
+		Obs:        e.New(engine.Float32, (horizon+1)*b, o),
+		Act:        e.New(engine.Float32, horizon*b, a),
+		Reward:     e.New(engine.Float32, horizon*b, 1),
+		NextObs:    e.New(engine.Float32, horizon*b, o),
+		Terminated: e.New(engine.Float32, horizon*b, 1),
+	}
+	n := r.model.Config.Members + 2*(4*horizon+1)
+	r.state, r.stateHost = e.New(engine.Int32, n), make([]int32, n)
+	r.horizon = horizon
+}
+
+func (r *Rollout) freeStage() {
+	if r.horizon == 0 {
+		return
+	}
+	r.stage.Free(r.eng)
+	r.eng.Free(r.state)
+	r.stage, r.state, r.stateHost, r.horizon = replay.Batch{}, nil, nil, 0
+}
+
+// stepRows returns the staged rows of step s of a Run of b start states:
+// its states, actions, successors, rewards and terminal flags, b rows each,
+// and the rows that receive the next step's states.
+func (r *Rollout) stepRows(s, b int) (obs, act, next, reward, term, live *engine.Tensor) {
+	o, a := r.spec.Obs, r.spec.Act
+	return r.stage.Obs.View(s*b*o, b, o), r.stage.Act.View(s*b*a, b, a),
+		r.stage.NextObs.View(s*b*o, b, o), r.stage.Reward.View(s*b, b, 1),
+		r.stage.Terminated.View(s*b, b, 1), r.stage.Obs.View((s+1)*b*o, b, o)
 }
 
 // Run rolls the model out for horizon steps from the start states starts
@@ -242,206 +299,133 @@ func (r *Rollout) Free() {
 // at the first step, then the rows still live at each later one (see
 // Rollout). starts is not modified.
 //
-// Randomness comes from rng alone, in a fixed order that any engine (and a
-// future fused kernel) reproduces: at each step of n live rows, one
-// RandNormal of n·Act values (the policy's noise, row-major), one RandInt
-// of n picks into elites, and one RandNormal of n·(Obs+1) values (the
-// model's noise, row-major). Runs from the same seed on the same engine
-// are identical; the CPU and CUDA engines draw the same numbers, so their
-// rollouts agree to rounding (up to a row whose termination is decided
-// within rounding of a bound).
+// Randomness comes from rng alone, in a fixed order that any engine
+// reproduces: at each step of n live rows, one RandNormal of n·Act values
+// (the policy's noise, row-major), one RandInt of n picks into elites, and
+// one RandNormal of n·(Obs+1) values (the model's noise, row-major), each
+// from where the one before left the counter, as if drawn by the
+// primitives. rng ends past all of them. Runs from the same seed on the
+// same engine are identical; the CPU and CUDA engines draw the same
+// numbers, so their rollouts agree to rounding, up to a row whose
+// termination is decided within rounding of a bound: it ends on one engine
+// and goes on on the other, and the rows and draws after it shift.
 func (r *Rollout) Run(starts *engine.Tensor, horizon int, elites []int, rng *engine.RNG, into *replay.Buffer) (added int) {
-	o := r.spec.Obs
+	o, a, d, members := r.spec.Obs, r.spec.Act, r.spec.Obs+1, r.model.Config.Members
 	if starts.Rank() != 2 || starts.Dim(1) != o || starts.Dim(0) > r.spec.MaxBatch {
 		panic(fmt.Sprintf("mbpo: Rollout.Run: start states %v, want [B %d] with B ≤ %d", starts.Shape(), o, r.spec.MaxBatch))
 	}
 	if horizon < 0 {
 		panic(fmt.Sprintf("mbpo: Rollout.Run: horizon %d", horizon))
 	}
-	if into.ObsDim() != o || into.ActDim() != r.spec.Act {
+	if into.ObsDim() != o || into.ActDim() != a {
 		panic(fmt.Sprintf("mbpo: Rollout.Run: buffer of %d observations and %d actions, want %d and %d",
-			into.ObsDim(), into.ActDim(), o, r.spec.Act))
+			into.ObsDim(), into.ActDim(), o, a))
 	}
-	if len(elites) == 0 || len(elites) > r.model.Config.Members {
-		panic(fmt.Sprintf("mbpo: Rollout.Run: %d elites of %d members", len(elites), r.model.Config.Members))
+	if len(elites) == 0 || len(elites) > members {
+		panic(fmt.Sprintf("mbpo: Rollout.Run: %d elites of %d members", len(elites), members))
 	}
-	r.eliteHost = r.eliteHost[:0]
 	for _, m := range elites {
-		if m < 0 || m >= r.model.Config.Members {
-			panic(fmt.Sprintf("mbpo: Rollout.Run: elite %d out of range [0, %d)", m, r.model.Config.Members))
+		if m < 0 || m >= members {
+			panic(fmt.Sprintf("mbpo: Rollout.Run: elite %d out of range [0, %d)", m, members))
 		}
-		r.eliteHost = append(r.eliteHost, int32(m))
 	}
-	k := len(elites)
-	r.eng.UploadInt32(r.elites.View(0, k), r.eliteHost)
-
-	n := starts.Dim(0)
-	if n == 0 {
+	b, k := starts.Dim(0), len(elites)
+	if b == 0 || horizon == 0 {
 		return 0
 	}
-	r.eng.Copy(r.obs.View(0, n*o), starts.View(0, n*o))
-	for s := 0; s < horizon && n > 0; s++ {
-		r.step(n, k, rng)
-		r.batch = replay.Batch{
-			Obs: headRows(r.obs, n), Act: headRows(r.act, n), Reward: headRows(r.reward, n),
-			NextObs: headRows(r.next, n), Terminated: headRows(r.term, n),
-		}
-		into.AddDevice(&r.batch)
-		added += n
-		if s+1 < horizon {
-			n = r.advance(n)
-		}
+	perStep := engine.Counters(b*a) + engine.Counters(b) + engine.Counters(b*d)
+	if horizon > math.MaxInt32/perStep {
+		panic(fmt.Sprintf("mbpo: Rollout.Run: %d steps of %d rows draw more than the device's stream offset holds (2³¹−1 counters); run fewer at a time",
+			horizon, b))
 	}
+	r.reserve(horizon)
+
+	// One upload: the elite ids and the first cursor, (B live rows, offset
+	// 0 from rng.Counter).
+	host := r.stateHost[:members+2]
+	clear(host)
+	for i, m := range elites {
+		host[i] = int32(m)
+	}
+	host[members] = int32(b)
+	r.eng.UploadInt32(r.state.View(0, members+2), host)
+	chain := r.state.View(members, 2*(4*horizon+1))
+	obs0, _, _, _, _, _ := r.stepRows(0, b)
+	r.eng.Copy(obs0, starts)
+
+	for s := range horizon {
+		r.step(s, b, k, rng, chain)
+	}
+
+	// One download: every step's live count, and how far the stream went.
+	track := r.stateHost[:chain.Len()]
+	r.eng.DownloadInt32(track, chain)
+	drawn := 0
+	for s := range horizon {
+		n := int(track[8*s])
+		if n < 0 || n > b || s > 0 && n > int(track[8*(s-1)]) {
+			panic(fmt.Sprintf("mbpo: Rollout.Run: the device counted %d live rows at step %d of a rollout of %d (%v): the engine's rollout ops are broken", n, s, b, track))
+		}
+		drawn += engine.Counters(n*a) + engine.Counters(n) + engine.Counters(n*d)
+		if n == 0 {
+			continue
+		}
+		obs, act, next, reward, term, _ := r.stepRows(s, b)
+		into.AddDevice(&replay.Batch{
+			Obs: obs.View(0, n, o), Act: act.View(0, n, a), Reward: reward.View(0, n, 1),
+			NextObs: next.View(0, n, o), Terminated: term.View(0, n, 1),
+		})
+		added += n
+	}
+	if end := int(track[len(track)-1]); end != drawn {
+		panic(fmt.Sprintf("mbpo: Rollout.Run: the device's stream ended %d counters on, the counts say %d (%v): the engine's rollout ops are broken", end, drawn, track))
+	}
+	rng.Counter += uint64(drawn)
 	return added
 }
 
-// headRows returns the first n rows of a workspace tensor.
-func headRows(t *engine.Tensor, n int) *engine.Tensor { return t.View(0, n, t.Dim(-1)) }
+// step takes step s of a Run of b start states, whose first k elites are
+// the members to pick from, through cursors 4s to 4s+3 of chain: the live
+// rows of the step's staged states get actions, successors, rewards and
+// terminal flags, and those that go on become the next step's states.
+func (r *Rollout) step(s, b, k int, rng *engine.RNG, chain *engine.Tensor) {
+	e, o, a := r.eng, r.spec.Obs, r.spec.Act
+	obs, act, next, reward, term, live := r.stepRows(s, b)
+	cur := func(j int) *engine.Tensor { return engine.Cursor(chain, 4*s+j) }
 
-// step takes one step of the n live rows in r.obs: actions into r.act,
-// successors into r.next, rewards into r.reward and terminal flags into
-// r.term, using the first k elites.
-func (r *Rollout) step(n, k int, rng *engine.RNG) {
-	r.sampleActions(n, rng)
-	r.sampleModel(n, k, rng)
-	r.terminate(n)
-}
-
-// sampleActions computes the policy's action for each of the n rows as
-// nn.Policy.Sample does, a = tanh(μ + σ·ε) with log σ = lo + (hi − lo)·
-// (tanh r + 1)/2, from one RandNormal of n·Act values, without the
-// log-probability and the state Sample keeps for Backward (and without
-// Sample's workspace per batch size: n shrinks as rows terminate).
-func (r *Rollout) sampleActions(n int, rng *engine.RNG) {
-	e, na := r.eng, r.spec.Act
-	h := headRows(r.obs, n)
+	// The policy's action: its MLP through the workspace, then the
+	// squashed Gaussian's sample.
+	h := obs
 	for i, l := range r.policy.MLP.Layers {
 		buf := r.ws.A
 		if i%2 == 1 {
 			buf = r.ws.B
 		}
-		y := buf.View(0, n, l.Out)
+		y := buf.View(0, b, l.Out)
 		engine.Linear(e, l.Act, y, h, l.Weight, l.Bias)
 		h = y
 	}
-	mu, std, eps, act := headRows(r.mu, n), headRows(r.std, n), headRows(r.eps, n), headRows(r.act, n)
-	e.CopyCols(mu, 0, h, 0, na)
-	e.CopyCols(std, 0, h, na, na)
-	lo, hi := r.policy.Config.LogStdMin, r.policy.Config.LogStdMax
-	e.Activate(engine.Tanh, std, std)
-	e.Scale(std, std, (hi-lo)/2, lo+(hi-lo)/2)
-	e.Unary(engine.Exp, std, std)
-	e.RandNormal(eps, rng, 0, 1)
-	e.Binary(engine.Mul, eps, std, eps)
-	e.Binary(engine.Add, eps, eps, mu)
-	e.Activate(engine.Tanh, act, eps)
-	if r.scale != nil {
-		e.Binary(engine.Mul, act, act, r.scale)
-		e.Binary(engine.Add, act, act, r.shift)
-	}
-}
+	engine.SampleAction(e, act, h, r.actions, rng, cur(0), r.rws)
 
-// sampleModel evaluates one of the first k elites for each of the n rows
-// and samples its Gaussian into r.next and r.reward.
-func (r *Rollout) sampleModel(n, k int, rng *engine.RNG) {
-	e, o, d := r.eng, r.spec.Obs, r.spec.Obs+1
-	obs, x := headRows(r.obs, n), headRows(r.x, n)
+	// One elite member per row on the standardised [obs, action].
+	x := r.x.View(0, b, o+a)
 	e.CopyCols(x, 0, obs, 0, o)
-	e.CopyCols(x, o, headRows(r.act, n), 0, r.spec.Act)
+	e.CopyCols(x, o, act, 0, a)
 	r.model.InputNorm.Apply(x, x)
-	pick := r.pick.View(0, n)
-	e.RandInt(pick, rng, k)
-	out := headRows(r.out, n)
-	engine.EnsembleRowForward(e, out, x, pick, r.elites.View(0, k), r.layers, r.ws)
+	pick := r.pick.View(0, b)
+	engine.PickMembers(e, pick, k, rng, cur(1))
+	out := r.out.View(0, b, 2*(o+1))
+	engine.EnsembleRowForward(e, out, x, pick, r.state.View(0, k), r.layers, r.ws)
 
-	// The soft log-variance bounds, as nn.Ensemble.Predict computes them:
-	// lv = max − softplus(max − raw), then min + softplus(lv − min).
-	mean, lv, tmp := headRows(r.mean, n), headRows(r.lv, n), headRows(r.tmp, n)
-	e.CopyCols(mean, 0, out, 0, d)
-	e.CopyCols(lv, 0, out, d, d)
-	mx, mn := r.model.MaxLogVar, r.model.MinLogVar
-	e.Binary(engine.Sub, tmp, lv, mx)
-	e.Scale(tmp, tmp, -1, 0)
-	e.Activate(engine.Softplus, tmp, tmp)
-	e.Binary(engine.Sub, tmp, tmp, mx)
-	e.Scale(tmp, tmp, -1, 0)
-	e.Binary(engine.Sub, tmp, tmp, mn)
-	e.Activate(engine.Softplus, tmp, tmp)
-	e.Binary(engine.Add, lv, tmp, mn)
-
-	// y = μ + exp(lv/2)·ε in standardised units, then in the targets' own:
-	// σ_y·(μ + exp(lv/2)·ε) + m_y is μ' + exp(lv'/2)·ε for Predict's
-	// μ' = σ_y·μ + m_y and lv' = lv + 2·log σ_y.
-	e.Scale(lv, lv, 0.5, 0)
-	e.Unary(engine.Exp, lv, lv)
-	e.RandNormal(tmp, rng, 0, 1)
-	e.Binary(engine.Mul, tmp, tmp, lv)
-	e.Binary(engine.Add, mean, mean, tmp)
-	r.model.TargetNorm.Invert(mean, mean)
-
-	next := headRows(r.next, n)
-	e.CopyCols(next, 0, mean, 0, o)
-	e.Binary(engine.Add, next, next, obs)
-	e.CopyCols(headRows(r.reward, n), 0, mean, o, 1)
+	// The member's Gaussian, the termination rule and the live rows.
+	engine.SampleTransition(e, next, reward, out, obs, r.targets, rng, cur(2), r.rws)
+	r.terminate(term, live, next, cur(3))
 }
 
-// terminate sets r.term to 1 for the rows of r.next whose transition ends
-// the episode under the spec's rule, 0 for the others. A bounded element
-// is within its box when x ≥ low and −x ≥ −high (so NaN never is, as in
-// Termination.Eval); a row is inside when all K are, that is when the sum
-// of the K indicators exceeds K − ½.
-func (r *Rollout) terminate(n int) {
-	e, t := r.eng, r.spec.Termination
-	term := headRows(r.term, n)
-	if t.Kind == env.NeverTerminates || len(t.Dims) == 0 {
-		// An empty box bounds nothing, so every row is inside it: no row
-		// leaves it, every row enters it.
-		v := float32(0)
-		if t.Kind == env.TerminatesInside {
-			v = 1
-		}
-		e.Fill(term, v)
-		return
-	}
-	next, bounded, within, hits := headRows(r.next, n), headRows(r.bounded, n), headRows(r.within, n), headRows(r.hits, n)
-	for j, dim := range t.Dims {
-		e.CopyCols(bounded, j, next, dim, 1)
-	}
-	e.Binary(engine.GE, within, bounded, r.low)
-	e.Scale(bounded, bounded, -1, 0)
-	e.Binary(engine.GE, bounded, bounded, r.negHigh)
-	e.Binary(engine.Mul, within, within, bounded)
-	e.ReduceRows(engine.Sum, hits, within)
-	e.Binary(engine.GE, term, hits, r.allHit)
-	if t.Kind == env.TerminatesOutside {
-		e.Scale(term, term, -1, 1)
-	}
-}
-
-// advance makes the rows of r.next that did not terminate the states of
-// the next step, compacted to the front of r.obs in their order, and
-// returns their number.
-func (r *Rollout) advance(n int) int {
-	if r.spec.Termination.Kind == env.NeverTerminates {
-		r.obs, r.next = r.next, r.obs
-		return n
-	}
-	flags := r.termHost[:n]
-	r.eng.Download(flags, r.term.View(0, n))
-	live := r.liveHost[:0]
-	for i, f := range flags {
-		if f == 0 {
-			live = append(live, int32(i))
-		}
-	}
-	switch m := len(live); m {
-	case n:
-		r.obs, r.next = r.next, r.obs
-	case 0:
-	default:
-		idx := r.live.View(0, m)
-		r.eng.UploadInt32(idx, live)
-		r.eng.Gather(headRows(r.obs, m), headRows(r.next, n), idx)
-	}
-	return len(live)
+// terminate sets term to 1 for the cursor's live rows of next whose
+// transition ends the episode under the spec's rule, 0 for the others, and
+// gathers the others into live. A bounded element is within its box when
+// low ≤ x ≤ high, so NaN never is, as in Termination.Eval.
+func (r *Rollout) terminate(term, live, next, cur *engine.Tensor) {
+	engine.TerminateCompact(r.eng, term, live, next, r.box, cur, r.rws)
 }

@@ -328,16 +328,34 @@ func TestRolloutTerminationMatchesEval(t *testing.T) {
 	} {
 		t.Run(rule.Kind.String(), func(t *testing.T) {
 			r := f.rollout(t, rule, n)
-			eng.Upload(r.next.View(0, n*f.obs), next)
-			r.terminate(n)
-			got := make([]float32, n)
-			eng.Download(got, r.term.View(0, n))
+			nt, term, live := eng.New(engine.Float32, n, f.obs), eng.New(engine.Float32, n, 1), eng.New(engine.Float32, n, f.obs)
+			cur := eng.New(engine.Int32, 4)
+			defer func() {
+				for _, x := range []*engine.Tensor{nt, term, live, cur} {
+					eng.Free(x)
+				}
+			}()
+			eng.Upload(nt, next)
+			eng.UploadInt32(cur, []int32{int32(n), 0, 0, 0})
+			r.terminate(term, live, nt, cur)
+			got, gotLive, counts := make([]float32, n), make([]float32, n*f.obs), make([]int32, 4)
+			eng.Download(got, term)
+			eng.Download(gotLive, live)
+			eng.DownloadInt32(counts, cur)
 			want := make([]bool, n)
 			rule.Eval(rolloutTo64(next), f.obs, n, want)
+			var wantLive []float32
 			for i := range n {
 				if got[i] != rolloutFlag(want[i]) {
 					t.Errorf("row %v: terminated %g, Eval says %t", next[i*f.obs:(i+1)*f.obs], got[i], want[i])
 				}
+				if !want[i] {
+					wantLive = append(wantLive, next[i*f.obs:(i+1)*f.obs]...)
+				}
+			}
+			kept := len(wantLive) / f.obs
+			if int(counts[2]) != kept || !slices.EqualFunc(gotLive[:kept*f.obs], wantLive, func(x, y float32) bool { return x == y || x != x && y != y }) {
+				t.Errorf("%d rows go on, want %d: the rows that did not terminate, in order", counts[2], kept)
 			}
 		})
 	}
@@ -549,6 +567,248 @@ func TestRolloutAgreesAcrossEngines(t *testing.T) {
 	if others == 0 {
 		t.Skip("no engine but cpu compiled in (build with -tags cudaemu to compare the CUDA engine's emulator)")
 	}
+}
+
+// transferLog records, in order, the host transfers issued through it and
+// the names of the ops in its events; embedding the engine hides its fused
+// ops, so through a bare transferLog the package-level ops take their
+// generic paths, whose transfers it records too.
+type transferLog struct {
+	engine.Engine
+	events []string
+}
+
+func (l *transferLog) Upload(dst *engine.Tensor, src []float32) {
+	l.events = append(l.events, "upload")
+	l.Engine.Upload(dst, src)
+}
+
+func (l *transferLog) UploadInt32(dst *engine.Tensor, src []int32) {
+	l.events = append(l.events, "upload")
+	l.Engine.UploadInt32(dst, src)
+}
+
+func (l *transferLog) Download(dst []float32, src *engine.Tensor) {
+	l.events = append(l.events, "download")
+	l.Engine.Download(dst, src)
+}
+
+func (l *transferLog) DownloadInt32(dst []int32, src *engine.Tensor) {
+	l.events = append(l.events, "download")
+	l.Engine.DownloadInt32(dst, src)
+}
+
+// fusedLog is a transferLog that has the fused ops of a rollout step: each
+// records its name and runs the wrapped engine's own op, or, where the
+// engine has none, the generic path through the transferLog, so that its
+// transfers are recorded.
+type fusedLog struct{ *transferLog }
+
+func (l fusedLog) Linear(f engine.Activation, y, x, w, b *engine.Tensor) {
+	l.events = append(l.events, "Linear")
+	if op, ok := l.Engine.(engine.Linearer); ok {
+		op.Linear(f, y, x, w, b)
+		return
+	}
+	engine.Linear(l.transferLog, f, y, x, w, b)
+}
+
+func (l fusedLog) EnsembleRowForward(y, x, pick, members *engine.Tensor, layers []engine.EnsembleLayer, ws *engine.EnsembleRowWorkspace) {
+	l.events = append(l.events, "EnsembleRowForward")
+	if op, ok := l.Engine.(engine.EnsembleRowForwarder); ok {
+		op.EnsembleRowForward(y, x, pick, members, layers, ws)
+		return
+	}
+	engine.EnsembleRowForward(l.transferLog, y, x, pick, members, layers, ws)
+}
+
+func (l fusedLog) SampleAction(act, head *engine.Tensor, p engine.PolicyHead, rng *engine.RNG, cur *engine.Tensor, ws *engine.RolloutWorkspace) {
+	l.events = append(l.events, "SampleAction")
+	if op, ok := l.Engine.(engine.ActionSampler); ok {
+		op.SampleAction(act, head, p, rng, cur, ws)
+		return
+	}
+	engine.SampleAction(l.transferLog, act, head, p, rng, cur, ws)
+}
+
+func (l fusedLog) PickMembers(pick *engine.Tensor, k int, rng *engine.RNG, cur *engine.Tensor) {
+	l.events = append(l.events, "PickMembers")
+	if op, ok := l.Engine.(engine.MemberPicker); ok {
+		op.PickMembers(pick, k, rng, cur)
+		return
+	}
+	engine.PickMembers(l.transferLog, pick, k, rng, cur)
+}
+
+func (l fusedLog) SampleTransition(next, reward, out, obs *engine.Tensor, m engine.ModelHead, rng *engine.RNG, cur *engine.Tensor, ws *engine.RolloutWorkspace) {
+	l.events = append(l.events, "SampleTransition")
+	if op, ok := l.Engine.(engine.TransitionSampler); ok {
+		op.SampleTransition(next, reward, out, obs, m, rng, cur, ws)
+		return
+	}
+	engine.SampleTransition(l.transferLog, next, reward, out, obs, m, rng, cur, ws)
+}
+
+func (l fusedLog) TerminateCompact(term, live, next *engine.Tensor, box engine.TerminationBox, cur *engine.Tensor, ws *engine.RolloutWorkspace) {
+	l.events = append(l.events, "TerminateCompact")
+	if op, ok := l.Engine.(engine.TerminateCompacter); ok {
+		op.TerminateCompact(term, live, next, box, cur, ws)
+		return
+	}
+	engine.TerminateCompact(l.transferLog, term, live, next, box, cur, ws)
+}
+
+// compiledEngines opens the CPU engine and every other engine compiled into
+// the test (the CUDA engine or its emulator, with -tags cuda or cudaemu)
+// that is available, closing them when t ends.
+func compiledEngines(t *testing.T) []engine.Engine {
+	t.Helper()
+	engines := []engine.Engine{cpu.New()}
+	for _, be := range engine.Backends() {
+		if be.Name == "cpu" || be.Available() != nil {
+			continue
+		}
+		eng, err := be.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { eng.Close() })
+		engines = append(engines, eng)
+	}
+	return engines
+}
+
+// TestRolloutTransfersOnlyAtTheEnds runs a rollout of H steps with
+// terminations through a log of the host transfers and the fused ops, on
+// every engine compiled in (with -tags cudaemu, the emulated CUDA engine):
+// Run uploads once before the first step (the elite ids and the first
+// cursor), downloads once after the last (the cursor chain with every
+// step's count), and issues no transfer between, so its steps never wait
+// for the device. It also checks that each step is the documented ops.
+func TestRolloutTransfersOnlyAtTheEnds(t *testing.T) {
+	for _, eng := range compiledEngines(t) {
+		t.Run(eng.Name(), func(t *testing.T) {
+			log := &transferLog{Engine: eng}
+			f := newRolloutFixture(t, fusedLog{log}, 35)
+			const b, horizon = 300, 5
+			r := f.rollout(t, cartPoleLike, b)
+			starts := f.starts(t, b, 36)
+			into := f.buffer(t, b*horizon)
+			log.events = nil
+			added := r.Run(starts, horizon, []int{0, 2, 4}, engine.NewRNG(37), into)
+
+			step := []string{"Linear", "Linear", "SampleAction", "PickMembers", "EnsembleRowForward", "SampleTransition", "TerminateCompact"}
+			want := []string{"upload"}
+			for range horizon {
+				want = append(want, step...)
+			}
+			want = append(want, "download")
+			if !slices.Equal(log.events, want) {
+				t.Errorf("Run issued\n%v\nwant\n%v", log.events, want)
+			}
+			if added <= b || added >= b*horizon {
+				t.Errorf("added %d transitions: the test needs rows that terminate and rows that go on", added)
+			}
+		})
+	}
+}
+
+// TestRolloutAgreesAcrossEnginesWithTerminations runs one rollout with
+// terminations on every other engine compiled into the test and on the CPU
+// engine, and compares them step by step: the engines draw the same numbers
+// and compact the same rows, so the transitions agree within float32
+// rounding (the tolerance of TestRolloutGenericPathAgrees) over the whole
+// rollout. The exception is a row whose next observation lies within
+// rounding of a bound, which one engine may end and the other not (see
+// Run): from there on the rows and the draws shift, so the comparison
+// stops at that step; the test requires that it covered most of the
+// rollout, and with its seeds no such row occurs.
+func TestRolloutAgreesAcrossEnginesWithTerminations(t *testing.T) {
+	const b, horizon = 300, 5
+	elites := []int{6, 1, 3}
+	type run struct {
+		n    int
+		data rolloutData
+	}
+	do := func(eng engine.Engine) run {
+		f := newRolloutFixture(t, eng, 38)
+		r := f.rollout(t, cartPoleLike, b)
+		into := f.buffer(t, b*horizon)
+		n := r.Run(f.starts(t, b, 39), horizon, elites, engine.NewRNG(40), into)
+		return run{n, downloadRollout(eng, into, n)}
+	}
+	engines := compiledEngines(t)
+	want := do(engines[0])
+	if len(engines) == 1 {
+		t.Skip("no engine but cpu compiled in (build with -tags cudaemu to compare the CUDA engine's emulator)")
+	}
+	o, a := rolloutTestObs, rolloutTestAct
+	for _, eng := range engines[1:] {
+		t.Run(eng.Name(), func(t *testing.T) {
+			got := do(eng)
+			compared, at, n := 0, 0, b
+			for s := 0; s < horizon && n > 0; s++ {
+				for _, c := range []struct {
+					name       string
+					got, want  []float32
+					rowLen, at int
+				}{
+					{"obs", got.data.obs, want.data.obs, o, at}, {"act", got.data.act, want.data.act, a, at},
+					{"reward", got.data.reward, want.data.reward, 1, at}, {"next", got.data.next, want.data.next, o, at},
+				} {
+					for i := c.at * c.rowLen; i < (c.at+n)*c.rowLen; i++ {
+						if d := math.Abs(float64(c.got[i] - c.want[i])); !(d <= 1e-4*(1+math.Abs(float64(c.want[i])))) {
+							t.Fatalf("step %d, %s[%d]: %s %g, cpu %g", s, c.name, i-c.at*c.rowLen, eng.Name(), c.got[i], c.want[i])
+						}
+					}
+				}
+				compared += n
+				ended := 0
+				for i := at; i < at+n; i++ {
+					if got.data.term[i] != want.data.term[i] {
+						row := want.data.next[i*o : (i+1)*o]
+						if !nearBound(row, cartPoleLike) {
+							t.Fatalf("step %d row %d: terminated %g on %s, %g on cpu, for %v, not within rounding of a bound",
+								s, i-at, got.data.term[i], eng.Name(), want.data.term[i], row)
+						}
+						t.Logf("step %d row %d: %v lies within rounding of a bound; the engines part there", s, i-at, row)
+						n = 0
+						break
+					}
+					if want.data.term[i] == 1 {
+						ended++
+					}
+				}
+				at += n
+				n -= ended
+				if n < 0 {
+					n = 0
+				}
+			}
+			if got.n == want.n && compared != want.n || compared < want.n/2 {
+				t.Errorf("compared %d of %d transitions (%s added %d)", compared, want.n, eng.Name(), got.n)
+			}
+			if compared == want.n && (want.n <= b || want.n >= b*horizon) {
+				t.Errorf("%d transitions: the test needs rows that terminate and rows that go on", want.n)
+			}
+			t.Logf("%d of %d transitions compared", compared, want.n)
+		})
+	}
+}
+
+// nearBound reports whether a bounded element of the observation lies
+// within float32 rounding (relative 1e-4, the comparison's tolerance) of
+// one of its bounds.
+func nearBound(obs []float32, rule env.Termination) bool {
+	for j, dim := range rule.Dims {
+		x := float64(obs[dim])
+		for _, bound := range []float64{rule.Low[j], rule.High[j]} {
+			if !math.IsInf(bound, 0) && math.Abs(x-bound) <= 1e-4*(1+math.Abs(bound)) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // BenchmarkRollout times one rollout of MBPO's default shape (see

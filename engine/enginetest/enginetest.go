@@ -72,6 +72,7 @@ func Run(t *testing.T, e engine.Engine) {
 	t.Run("Gemm", s.testGemm)
 	t.Run("Linear", s.testLinear)
 	t.Run("EnsembleRowForward", s.testEnsembleRowForward)
+	t.Run("Rollout", s.testRollout)
 	t.Run("Activate", s.testActivate)
 	t.Run("ActivateGrad", s.testActivateGrad)
 	t.Run("Unary", s.testUnary)

@@ -22,6 +22,8 @@
 #include "../../../kernels/rand_uniform.cu"
 #include "../../../kernels/reduce_cols.cu"
 #include "../../../kernels/reduce_rows.cu"
+#include "../../../kernels/rollout_compact.cu"
+#include "../../../kernels/rollout_sample.cu"
 #include "../../../kernels/scale.cu"
 #include "../../../kernels/unary.cu"
 
