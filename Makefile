@@ -5,6 +5,10 @@ BENCH   ?= .
 BLAS_PKGS = ./engine/... ./nn/...
 # Packages that hold the CUDA engine, its kernels and their emulator.
 CUDA_PKGS = ./cuda/... ./kernels/...
+# Packages with tests that run their networks or rollouts on the emulated
+# CUDA engine against the CPU engine (files tagged cudaemu); once, in the
+# forward order, since the kernels' orders are CUDA_PKGS' concern.
+CUDA_USERS = ./nn/ ./algos/mbpo/ ./algos/mve/ ./algos/clearning/
 # Thread orders the kernel emulator runs blocks in: a kernel that is only
 # right in one order has a race.
 EMU_ORDERS = forward reverse random
@@ -57,6 +61,7 @@ test-cudaemu:
 		echo "IMAGO_EMU_ORDER=$$o"; \
 		IMAGO_EMU_ORDER=$$o $(GO) test -count=1 -tags cudaemu $(CUDA_PKGS); \
 	done
+	$(GO) test -count=1 -tags cudaemu $(CUDA_USERS)
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l:"; echo "$$out"; exit 1; fi

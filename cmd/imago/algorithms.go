@@ -6,9 +6,12 @@ import (
 	"strings"
 
 	"github.com/imago-rl/imago/algos"
+	"github.com/imago-rl/imago/algos/bptt"
 	"github.com/imago-rl/imago/algos/ddpg"
 	"github.com/imago-rl/imago/algos/dynaq"
+	"github.com/imago-rl/imago/algos/mbpg"
 	"github.com/imago-rl/imago/algos/mbpo"
+	"github.com/imago-rl/imago/algos/mpc"
 	"github.com/imago-rl/imago/algos/mve"
 	"github.com/imago-rl/imago/algos/sac"
 	"github.com/imago-rl/imago/algos/sfql"
@@ -32,6 +35,9 @@ var algorithms = []algorithm{
 	defineAlgorithm("td3", "TD3 (Fujimoto et al. 2018): DDPG with twin critics, target smoothing and a delayed actor", ddpg.PresetTD3, ddpg.Config.Validate, ddpg.Train),
 	defineAlgorithm("mve", "Model-based Value Expansion (Feinberg et al. 2018), DDPG with H-step model targets", mve.Preset, mve.Config.Validate, mve.Train),
 	defineAlgorithm("steve", "Stochastic Ensemble Value Expansion (Buckman et al. 2018), uncertainty-weighted model targets", mve.PresetSTEVE, mve.Config.Validate, mve.Train),
+	defineAlgorithm("mpc", "model-predictive control by CEM through the learned ensemble with TS-inf particles (PETS, Chua et al. 2018)", mpc.Preset, mpc.Config.Validate, mpc.Train),
+	defineAlgorithm("mbpg", "likelihood-ratio policy gradient with a value baseline on learned-model rollouts (\"version 2.5\"), on the host", mbpg.Preset, mbpg.Config.Validate, mbpg.Train),
+	defineAlgorithm("bptt", "policy learning by backpropagation through learned-model rollouts, pathwise gradient (\"version 2.0\"), on the host", bptt.Preset, bptt.Config.Validate, bptt.Train),
 	defineAlgorithm("dyna-q", "Dyna-Q and Dyna-Q+ (Sutton and Barto 8.2-8.3), tabular, on the host", dynaq.Preset, dynaq.Config.Validate, dynaq.Train),
 	defineAlgorithm("sr", "successor representation of a fixed policy learned by TD (Dayan 1993), tabular, on the host", sr.Preset, sr.Config.Validate, sr.Train),
 	defineAlgorithm("sfql", "successor features with generalised policy improvement (Barreto et al. 2017), tabular, on the host", sfql.Preset, sfql.Config.Validate, sfql.Train),
