@@ -7,6 +7,7 @@ import (
 
 	"github.com/imago-rl/imago/algos"
 	"github.com/imago-rl/imago/algos/bptt"
+	"github.com/imago-rl/imago/algos/clearning"
 	"github.com/imago-rl/imago/algos/ddpg"
 	"github.com/imago-rl/imago/algos/dynaq"
 	"github.com/imago-rl/imago/algos/mbpg"
@@ -35,6 +36,7 @@ var algorithms = []algorithm{
 	defineAlgorithm("td3", "TD3 (Fujimoto et al. 2018): DDPG with twin critics, target smoothing and a delayed actor", ddpg.PresetTD3, ddpg.Config.Validate, ddpg.Train),
 	defineAlgorithm("mve", "Model-based Value Expansion (Feinberg et al. 2018), DDPG with H-step model targets", mve.Preset, mve.Config.Validate, mve.Train),
 	defineAlgorithm("steve", "Stochastic Ensemble Value Expansion (Buckman et al. 2018), uncertainty-weighted model targets", mve.PresetSTEVE, mve.Config.Validate, mve.Train),
+	defineAlgorithm("clearning", "C-learning (Eysenbach, Salakhutdinov, Levine 2020), goal-conditioned classifier, point mazes", clearning.Preset, clearning.Config.Validate, clearning.Train),
 	defineAlgorithm("mpc", "model-predictive control by CEM through the learned ensemble with TS-inf particles (PETS, Chua et al. 2018)", mpc.Preset, mpc.Config.Validate, mpc.Train),
 	defineAlgorithm("mbpg", "likelihood-ratio policy gradient with a value baseline on learned-model rollouts (\"version 2.5\"), on the host", mbpg.Preset, mbpg.Config.Validate, mbpg.Train),
 	defineAlgorithm("bptt", "policy learning by backpropagation through learned-model rollouts, pathwise gradient (\"version 2.0\"), on the host", bptt.Preset, bptt.Config.Validate, bptt.Train),
