@@ -55,9 +55,24 @@ import (
 // state is not expanded (its T is r, and none of its imagined pairs
 // counts), and an imagined pair counts only while its rollout has not
 // terminated. 1/(H+1) is [MVE]'s 1/H, its H counting the real transition.
-// The actor and the target networks are then updated as the base learner
-// does, on the real states only. With H = 0 this is the base learner's
-// update exactly, bit for bit (a test checks it).
+// Without the TD-k trick (Config.TDK false) the critics are regressed at
+// the real pair only, L = Σ_e mean_b (Q_e(s, a) − T)², towards the same
+// H-step target T. The actor and the target networks are then updated as
+// the base learner does, on the real states only. With H = 0 this is the
+// base learner's update exactly, bit for bit (a test checks it).
+//
+// Why the TD-k trick can stop learning: at one state the trick regresses
+// Q at the target actor's action towards targets of 1 … H model steps
+// and at the buffer's actions towards H+1-step targets. While the target
+// critic is far from its own fixed point, as it is early in training when
+// every step's reward is far below (1 − γ)·Q′, each extra step of reward
+// moves a target by about the same Bellman residual, so the regression
+// gives the target actor's action a spurious advantage of some (H+1)/2
+// residuals over every other action, and the actor, which follows ∂Q/∂a,
+// is held at the target actor's action. On Pendulum-v1 (residuals of
+// about 6 for thousands of steps) the policy stops improving with the
+// trick, even with the true dynamics in place of the model, and learns
+// faster than the base learner without it (Config.TDK gives the figures).
 //
 // # STEVE (Buckman et al. 2018)
 //
@@ -78,8 +93,9 @@ type Agent struct {
 	base   *ddpg.Agent
 	model  Model
 	steve  bool
-	h, b   int // horizon, batch size
-	s, r   int // hypotheses per real transition (1 for MVE), rows per imagined step r = s·b
+	tdk    bool // MVE regresses the imagined pairs too (Config.TDK)
+	h, b   int  // horizon, batch size
+	s, r   int  // hypotheses per real transition (1 for MVE), rows per imagined step r = s·b
 	obs    int
 	act    int
 	gamma  float64
@@ -111,8 +127,9 @@ type Agent struct {
 
 	// horizon sums, over the updates since the last TakeMetrics, the mean
 	// over the batch of the expansion actually used: for MVE the number of
-	// imagined pairs regressed per real transition (H unless rollouts
-	// terminate), for STEVE Σ_i i·w_i.
+	// imagined steps in a real transition's target, alive_0 + … +
+	// alive_{H−1} (H unless rollouts terminate; with TD-k also the
+	// imagined pairs regressed), for STEVE Σ_i i·w_i.
 	horizon *engine.Tensor // [1]
 	updates int
 }
@@ -145,7 +162,7 @@ func NewAgent(eng engine.Engine, cfg Config, base *ddpg.Agent, model Model, envM
 		return nil, fmt.Errorf("mve: action space %v for a policy of %d actions", actSpace, pol.Act)
 	}
 	a := &Agent{
-		eng: eng, base: base, model: model, steve: cfg.Method == MethodSTEVE,
+		eng: eng, base: base, model: model, steve: cfg.Method == MethodSTEVE, tdk: cfg.TDK,
 		h: h, b: b, s: 1, obs: pol.Obs, act: pol.Act,
 		gamma: cfg.DDPG.Gamma, eps: float32(cfg.STEVEEpsilon),
 	}
@@ -278,7 +295,10 @@ func (a *Agent) mveStep(d *replay.Batch, rng *engine.RNG) {
 		eng.ReduceRows(engine.Sum, a.one, masks.Reshape(1, h*a.r))
 		eng.Axpby(a.horizon, 1/float32(b), a.one, 1)
 	}
-	n := b + h*a.r
+	n := b
+	if a.tdk {
+		n = b + h*a.r
+	}
 	a.base.CriticStep(a.obsAll.View(0, n, a.obs), a.actAll.View(0, n, a.act), a.tgtAll.View(0, n, 1), a.maskAll.View(0, n, 1))
 }
 

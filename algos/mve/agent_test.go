@@ -183,12 +183,18 @@ const (
 )
 
 func newRefCase(t *testing.T, method string, seed uint64) *refCase {
+	return newRefCaseTDK(t, method, seed, true)
+}
+
+// newRefCaseTDK is newRefCase with Config.TDK set to tdk.
+func newRefCaseTDK(t *testing.T, method string, seed uint64, tdk bool) *refCase {
 	t.Helper()
 	eng := cpu.New()
 	cfg := Defaults()
 	if method == MethodSTEVE {
 		cfg = DefaultsSTEVE()
 	}
+	cfg.TDK = tdk
 	cfg.Horizon = refH
 	cfg.DDPG = ddpg.TD3Defaults()
 	cfg.DDPG.Hidden = []int{5, 4}
@@ -266,11 +272,19 @@ func (c *refCase) bootstrap(x []float64, counter uint64, row int) []float64 {
 
 // TestMVEAgainstReference checks an MVE update with H = 3 on TD3 (twin
 // critics, smoothed bootstrap actions) against the float64 reference: the
-// hypotheses drawn per transition, the targets T and G_k, the masks, the
-// TD-k loss and its gradient for the critics. Some rollouts terminate
-// (the reference counts them and the test fails if none or all do).
+// hypotheses drawn per transition, the targets T and G_k, the masks, and
+// the critics' loss and its gradient: the TD-k loss over the real and the
+// imagined pairs, or with td_k false the loss of the real pairs only.
+// Some rollouts terminate (the reference counts them and the test fails
+// if none or all do).
 func TestMVEAgainstReference(t *testing.T) {
-	c := newRefCase(t, MethodMVE, 3)
+	for _, tdk := range []bool{true, false} {
+		t.Run(fmt.Sprintf("td_k=%v", tdk), func(t *testing.T) { testMVEAgainstReference(t, tdk) })
+	}
+}
+
+func testMVEAgainstReference(t *testing.T, tdk bool) {
+	c := newRefCaseTDK(t, MethodMVE, 3, tdk)
 	c.update()
 	b, h, g := refBatch, refH, c.cfg.DDPG.Gamma
 	k := c.model.Samples()
@@ -313,6 +327,11 @@ func TestMVEAgainstReference(t *testing.T) {
 	checkClose(t, "regressed actions", download(c.eng, a.actAll), actAll, forwardTol)
 
 	loss := func(p hostParams) float64 { return c.nets.criticLoss(p, obsAll, actAll, tgt, mask) }
+	if !tdk {
+		loss = func(p hostParams) float64 {
+			return c.nets.criticLoss(p, obsAll[:b*refObs], actAll[:b*refAct], tgt[:b], nil)
+		}
+	}
 	qLoss, _, expansion := a.TakeMetrics()
 	checkClose(t, "q_loss (TD-k, per critic)", []float64{qLoss}, []float64{loss(c.critic) / 2}, forwardTol)
 	checkGrads(t, "critic", a.base.Critic().Params, c.critic, loss)

@@ -37,6 +37,14 @@ type Config struct {
 	// is the base learner, this H = 0. [STEVE]'s H is this one (candidate
 	// targets T^0 … T^H). Default 5 (MVE), 3 (STEVE, its section 4).
 	Horizon int `yaml:"horizon"`
+	// TDK is whether MVE regresses the critics at every imagined pair
+	// towards its own target (the TD-k trick, [MVE] section 3.2 and
+	// Algorithm 1) as well as at the real pair; false regresses at the
+	// real pair only, towards the same H-step target. Default true
+	// ([MVE]); false in the Pendulum-v1 preset, where the trick stops the
+	// policy improving (see Agent, and presets.go for the runs). Read only
+	// by MVE: STEVE regresses at the real pair only.
+	TDK bool `yaml:"td_k"`
 	// ModelTrainFreq is the number of environment steps between model
 	// trainings, the first just before the first gradient step. Default
 	// 250 (MBPO's model_train_freq; [MVE] takes model gradient steps
@@ -83,6 +91,7 @@ func Defaults() Config {
 	return Config{
 		Method:           MethodMVE,
 		Horizon:          5,
+		TDK:              true,
 		ModelTrainFreq:   m.ModelTrainFreq,
 		Members:          m.Members,
 		Elites:           m.Elites,

@@ -1,7 +1,8 @@
 // Package mve is model-based value expansion on a DDPG/TD3 base learner
 // (algos/ddpg): MVE (Feinberg et al. 2018), whose critics regress towards
 // targets of H imagined steps of a learned model at every imagined state
-// (the TD-k trick), and STEVE (Buckman et al. 2018), which weighs the
+// (the TD-k trick; Config.TDK, off in the Pendulum-v1 preset, regresses at
+// the real transition only), and STEVE (Buckman et al. 2018), which weighs the
 // candidate targets of every horizon 0 … H by the inverse of their variance
 // over samples of the dynamics and of Q. The learned model is algos/mbpo's
 // ensemble (mbpo.Dynamics), trained on the real buffer on a schedule like
@@ -53,9 +54,10 @@ import (
 //     loss for MVE), means over the updates since the previous evaluation
 //     (NaN if none);
 //   - expansion: the mean expansion the targets used since the previous
-//     evaluation: for MVE the imagined pairs regressed per real transition
-//     (the horizon, less where rollouts terminated), for STEVE the weighted
-//     mean horizon Σ_i i·w_i (NaN with horizon 0 or no updates);
+//     evaluation: for MVE the imagined steps in a real transition's target
+//     (the horizon, less where rollouts terminated; with td_k, also the
+//     imagined pairs regressed per real transition), for STEVE the
+//     weighted mean horizon Σ_i i·w_i (NaN with horizon 0 or no updates);
 //   - model_holdout_mse, model_nll, model_epochs: of the latest model
 //     training, as algos/mbpo reports them (NaN before the first);
 //   - model_seconds, update_seconds, wall_seconds: seconds spent since
@@ -83,6 +85,18 @@ var TimeColumns = []string{"model_seconds", "update_seconds", "wall_seconds"}
 // discrete or unbounded action space, or no reward function and
 // termination box as data: env.Model).
 func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Config, rep algos.Reporter) error {
+	return train(ctx, eng, run, cfg, rep, nil)
+}
+
+// modelFunc makes a Model for observations of obs and actions of act
+// elements and batches of up to rows rows.
+type modelFunc func(eng engine.Engine, obs, act, rows int) Model
+
+// train is Train with, when newModel is not nil, the model it makes in
+// place of the learned one (which is then neither made nor trained, and
+// the model columns are NaN): the tests give it the true dynamics, to
+// separate the model's error from the targets'.
+func train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Config, rep algos.Reporter, newModel modelFunc) error {
 	start := time.Now()
 	if err := run.Validate(); err != nil {
 		return fmt.Errorf("mve: %w", err)
@@ -126,16 +140,19 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 		dynamics *mbpo.Dynamics
 		model    Model
 	)
-	if cfg.Horizon > 0 {
+	rows := cfg.DDPG.BatchSize
+	if cfg.Method == MethodSTEVE {
+		rows *= cfg.Elites
+	}
+	switch {
+	case cfg.Horizon > 0 && newModel != nil:
+		model = newModel(eng, obsDim, actDim, rows)
+	case cfg.Horizon > 0:
 		dynamics, err = mbpo.NewDynamics(eng, cfg.dynamics(), obsDim, actDim, realCap, rng, uint64(run.Seed))
 		if err != nil {
 			return fmt.Errorf("mve: %w", err)
 		}
 		defer dynamics.Free()
-		rows := cfg.DDPG.BatchSize
-		if cfg.Method == MethodSTEVE {
-			rows *= cfg.Elites
-		}
 		m := NewEnsembleModel(eng, dynamics, obsDim, actDim, rows)
 		defer m.Free()
 		model = m

@@ -220,6 +220,9 @@ func TestBadInputs(t *testing.T) {
 // preset is valid and keeps its method's defaults, and that the base
 // learner is ddpg's preset.
 func TestPreset(t *testing.T) {
+	if !Defaults().TDK {
+		t.Errorf("Defaults has td_k false; [MVE]'s TD-k trick is the default")
+	}
 	if fmt.Sprint(Preset("no-such-env")) != fmt.Sprint(Defaults()) {
 		t.Errorf("Preset of an unknown environment differs from Defaults")
 	}
@@ -237,6 +240,9 @@ func TestPreset(t *testing.T) {
 		}
 		if m, s := Preset(id), PresetSTEVE(id); m.Method != MethodMVE || m.Horizon != 5 || s.Method != MethodSTEVE || s.Horizon != 3 || !s.DDPG.TwinCritics {
 			t.Errorf("presets for %s: MVE %s H=%d, STEVE %s H=%d twin %v", id, m.Method, m.Horizon, s.Method, s.Horizon, s.DDPG.TwinCritics)
+		}
+		if id == "Pendulum-v1" && Preset(id).TDK {
+			t.Errorf("MVE's Pendulum-v1 preset has td_k true; the trick stops learning there (see Agent)")
 		}
 		if fmt.Sprint(Preset(id).DDPG) != fmt.Sprint(ddpg.Preset(id)) {
 			t.Errorf("MVE's base learner for %s is not ddpg.Preset", id)
@@ -280,9 +286,12 @@ func TestPendulumSmoke(t *testing.T) {
 // Pendulum-v1 preset (H = 5) against its base learner (the same with H = 0)
 // for 5000 steps, evaluating 10 episodes every 1000 steps, on seeds 0, 1
 // and 2. IMAGO_LONG_SEED, IMAGO_LONG_H (a horizon), IMAGO_LONG_METHOD (mve
-// or steve, whose preset horizon is 3) and IMAGO_LONG_STEPS pick one run.
-// It logs every row and a RESULT line per run; it checks nothing. Build
-// with -tags openblas for speed.
+// or steve, whose preset horizon is 3) and IMAGO_LONG_STEPS pick one run;
+// IMAGO_LONG_TDK (true or false) overrides the preset's td_k, and
+// IMAGO_LONG_MODEL=true replaces the learned model with Pendulum-v1's true
+// dynamics (pendulumModel), which separates the model's error from the
+// targets'. It logs every row and a RESULT line per run; it checks
+// nothing. Build with -tags openblas for speed.
 func TestLong(t *testing.T) {
 	if os.Getenv("IMAGO_LONG") == "" {
 		t.Skip("set IMAGO_LONG=1 to run the long measurements")
@@ -296,6 +305,13 @@ func TestLong(t *testing.T) {
 	cfg := Preset("Pendulum-v1")
 	if os.Getenv("IMAGO_LONG_METHOD") == MethodSTEVE {
 		cfg = PresetSTEVE("Pendulum-v1")
+	}
+	switch s := os.Getenv("IMAGO_LONG_TDK"); s {
+	case "true", "false":
+		cfg.TDK = s == "true"
+	case "":
+	default:
+		t.Fatalf("IMAGO_LONG_TDK = %q: want true or false", s)
 	}
 	horizons := []int{cfg.Horizon, 0}
 	if s := os.Getenv("IMAGO_LONG_H"); s != "" {
@@ -314,7 +330,11 @@ func TestLong(t *testing.T) {
 			c.Horizon = h
 			run := algos.RunConfig{Env: "Pendulum-v1", Steps: n, Seed: seed, EvalEvery: 1000, EvalEpisodes: 10}
 			r := &algos.Rows{}
-			if err := Train(context.Background(), cpu.New(), run, c, r); err != nil {
+			var models modelFunc
+			if os.Getenv("IMAGO_LONG_MODEL") == "true" {
+				models = pendulumModels
+			}
+			if err := train(context.Background(), cpu.New(), run, c, r, models); err != nil {
 				t.Fatal(err)
 			}
 			for _, row := range r.Rows {
@@ -324,8 +344,8 @@ func TestLong(t *testing.T) {
 					row.Get("model_seconds"), row.Get("update_seconds"), row.Get("wall_seconds"))
 			}
 			last := r.Rows[len(r.Rows)-1]
-			t.Logf("RESULT %s H=%d Pendulum-v1 seed %d: final eval return %.1f ± %.1f after %d steps, %.0f s",
-				c.Method, h, seed, last.Get("eval_return"), last.Get("eval_return_std"), n, last.Get("wall_seconds"))
+			t.Logf("RESULT %s H=%d td_k=%v Pendulum-v1 seed %d: final eval return %.1f ± %.1f after %d steps, %.0f s",
+				c.Method, h, c.TDK, seed, last.Get("eval_return"), last.Get("eval_return_std"), n, last.Get("wall_seconds"))
 		}
 	}
 }
