@@ -105,3 +105,28 @@ func TestEverySourceCompiled(t *testing.T) {
 		t.Errorf("ptx/%s.ptx has no source %s.cu", name, name)
 	}
 }
+
+// TestHeaders checks that every kernels/*.cuh has `#pragma once` and
+// defines no kernel: the emulator compiles all sources as one translation
+// unit, where a header included twice would define its functions twice,
+// and a kernel in a header would be defined in every module that includes
+// it, and go unlisted by scripts/build-kernels.sh, which registers the
+// kernels of the .cu files alone.
+func TestHeaders(t *testing.T) {
+	headers, err := filepath.Glob("*.cuh")
+	if err != nil || len(headers) == 0 {
+		t.Fatalf("no kernels/*.cuh: %v", err)
+	}
+	for _, h := range headers {
+		text, err := os.ReadFile(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !regexp.MustCompile(`(?m)^#pragma once$`).Match(text) {
+			t.Errorf("%s lacks `#pragma once`", h)
+		}
+		if regexp.MustCompile(`(?m)^[^/]*__global__`).Match(text) {
+			t.Errorf("%s defines a kernel; kernels belong in .cu files", h)
+		}
+	}
+}

@@ -11,99 +11,9 @@
 // softplus as activate and unary compute them, Scale in double), with the
 // products rounded on their own (__fmul_rn) so that nvcc does not fuse
 // them into the following add where the primitives round twice.
-#include "common.cuh"
+#include "normal.cuh"
 
 namespace rollout {
-
-// go_log, go_sin_poly, go_cos_poly and go_trig are rand_normal.cu's, which
-// repeat Go's math.Log, math.Sin and math.Cos operation for operation so
-// that the draws equal engine.NormalAt's bit for bit (see there). They are
-// copied, not included: a kernel is defined in exactly one module, and
-// including rand_normal.cu would define rand_normal_f32 in this one too.
-__device__ inline double go_log(double x)
-{
-    const double Ln2Hi = 6.93147180369123816490e-01, Ln2Lo = 1.90821492927058770002e-10;
-    const double L1 = 6.666666666666735130e-01, L2 = 3.999999999940941908e-01, L3 = 2.857142874366239149e-01,
-                 L4 = 2.222219843214978396e-01, L5 = 1.818357216161805012e-01, L6 = 1.531383769920937332e-01,
-                 L7 = 1.479819860511658591e-01;
-    int ki;
-    double f1 = frexp(x, &ki);
-    if (f1 < 7.07106781186547524401e-01) {  // √2/2
-        f1 *= 2;
-        ki--;
-    }
-    double f = f1 - 1, k = ki;
-    double s = f / (2 + f);
-    double s2 = mul_rn(s, s), s4 = mul_rn(s2, s2);
-    double t1 = mul_rn(s2, L1 + mul_rn(s4, L3 + mul_rn(s4, L5 + mul_rn(s4, L7))));
-    double t2 = mul_rn(s4, L2 + mul_rn(s4, L4 + mul_rn(s4, L6)));
-    double R = t1 + t2;
-    double hfsq = mul_rn(mul_rn(0.5, f), f);
-    return mul_rn(k, Ln2Hi) - ((hfsq - (mul_rn(s, hfsq + R) + mul_rn(k, Ln2Lo))) - f);
-}
-
-__device__ inline double go_sin_poly(double z, double zz)
-{
-    double p = 1.58962301576546568060e-10;
-    p = mul_rn(p, zz) + -2.50507477628578072866e-8;
-    p = mul_rn(p, zz) + 2.75573136213857245213e-6;
-    p = mul_rn(p, zz) + -1.98412698295895385996e-4;
-    p = mul_rn(p, zz) + 8.33333333332211858878e-3;
-    p = mul_rn(p, zz) + -1.66666666666666307295e-1;
-    return z + mul_rn(mul_rn(z, zz), p);
-}
-
-__device__ inline double go_cos_poly(double zz)
-{
-    double p = -1.13585365213876817300e-11;
-    p = mul_rn(p, zz) + 2.08757008419747316778e-9;
-    p = mul_rn(p, zz) + -2.75573141792967388112e-7;
-    p = mul_rn(p, zz) + 2.48015872888517045348e-5;
-    p = mul_rn(p, zz) + -1.38888888888730564116e-3;
-    p = mul_rn(p, zz) + 4.16666666666665929218e-2;
-    return (1.0 - mul_rn(0.5, zz)) + mul_rn(mul_rn(zz, zz), p);
-}
-
-__device__ inline double go_trig(double x, bool cosine)
-{
-    const double PI4A = 7.85398125648498535156e-1, PI4B = 3.77489470793079817668e-8,
-                 PI4C = 2.69515142907905952645e-15;
-    if (!cosine && x == 0) return x;
-
-    unsigned long long j = (unsigned long long)mul_rn(x, 1.27323954473516268615);  // 4/π
-    double y = (double)j;
-    if (j & 1) {
-        j++;
-        y++;
-    }
-    j &= 7;
-    double z = ((x - mul_rn(y, PI4A)) - mul_rn(y, PI4B)) - mul_rn(y, PI4C);
-    bool negate = false;
-    if (j > 3) {
-        j -= 4;
-        negate = true;
-    }
-    if (cosine && j > 1) negate = !negate;
-    double zz = mul_rn(z, z);
-    double r = (j == 1 || j == 2) != cosine ? go_cos_poly(zz) : go_sin_poly(z, zz);
-    return negate ? -r : r;
-}
-
-// normal_pair sets z[0] and z[1] to the two draws of RandNormal(0, 1) that
-// the words w0, w1 of a Philox block give, as rand_normal_f32 computes them
-// with mean 0 and std 1.
-__device__ inline void normal_pair(unsigned w0, unsigned w1, float z[2])
-{
-    const double two_pow_m32 = 2.3283064365386962890625e-10;  // 2⁻³², exactly
-    const double two_pi = 6.28318530717958647693;             // 2π, as Go's 2*math.Pi rounds
-    const float mean = 0.0f, std = 1.0f;
-    double u1 = ((double)w0 + 1) * two_pow_m32;
-    double u2 = w1 * two_pow_m32;
-    double r = sqrt(mul_rn(-2.0, go_log(u1)));
-    double theta = mul_rn(two_pi, u2);
-    z[0] = (float)(mean + mul_rn(std, mul_rn(r, go_trig(theta, true))));
-    z[1] = (float)(mean + mul_rn(std, mul_rn(r, go_trig(theta, false))));
-}
 
 // live_rows returns the cursor's live row count clamped into [0, rows], and
 // stream_offset its offset clamped to 0 or more: a cursor out of range is
@@ -153,7 +63,7 @@ extern "C" __global__ void rollout_action_f32(float* act, const float* head, con
         philox4x32_10(start + b, seed, w);
         for (int k = 0; k < 4 && 4 * b + k < total; k += 2) {
             float z[2];
-            rollout::normal_pair(w[k], w[k + 1], z);
+            normal_pair(w[k], w[k + 1], 0.0f, 1.0f, z);
             for (int q = 0; q < 2 && 4 * b + k + q < total; q++) {
                 long long idx = 4 * b + k + q, i = idx / a;
                 int j = (int)(idx % a);
@@ -213,7 +123,7 @@ extern "C" __global__ void rollout_transition_f32(float* next, float* reward, co
         philox4x32_10(start + b, seed, w);
         for (int k = 0; k < 4 && 4 * b + k < total; k += 2) {
             float z[2];
-            rollout::normal_pair(w[k], w[k + 1], z);
+            normal_pair(w[k], w[k + 1], 0.0f, 1.0f, z);
             for (int q = 0; q < 2 && 4 * b + k + q < total; q++) {
                 long long idx = 4 * b + k + q, i = idx / d;
                 int j = (int)(idx % d);

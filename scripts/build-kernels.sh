@@ -2,8 +2,10 @@
 # Compiles every kernels/*.cu to PTX for compute_80 into kernels/ptx/NAME.ptx
 # and regenerates kernels/registry.inc, the sorted list of extern "C"
 # kernels that the emulator (build tag cudaemu) can launch. The output
-# depends only on the sources and the nvcc release (CUDA 11.8 from Debian's
-# nvidia-cuda-toolkit is the one the committed files come from).
+# depends only on the sources (the .cu files and the kernels/*.cuh headers
+# they include, which define no kernel of their own) and the nvcc release
+# (CUDA 11.8 from Debian's nvidia-cuda-toolkit is the one the committed
+# files come from).
 #
 # Usage: scripts/build-kernels.sh [OUTDIR]
 # OUTDIR defaults to kernels/; scripts/check-kernels-fresh.sh builds into a

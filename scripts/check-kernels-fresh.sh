@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Fails unless kernels/ptx/ and kernels/registry.inc are what
-# scripts/build-kernels.sh makes from the current kernels/*.cu: it builds
-# into a temporary directory and compares. Needs nvcc; the committed PTX
+# scripts/build-kernels.sh makes from the current kernels/*.cu and the
+# kernels/*.cuh headers they include: it builds every module afresh into a
+# temporary directory and compares, so an edited header is checked through
+# each module that includes it. Needs nvcc; the committed PTX
 # comes from CUDA 11.8 (Debian's nvidia-cuda-toolkit), and another nvcc
 # release writes different PTX, which this reports as such.
 set -euo pipefail
