@@ -56,6 +56,10 @@ type fakeConfig struct {
 	// it return an error of its own after the first row.
 	InterruptAfter int  `yaml:"interrupt_after"`
 	Fail           bool `yaml:"fail"`
+	// EpisodeRows makes it also record a row without an evaluation
+	// (eval_return NaN) at every step 50 past an evaluation, as mpc
+	// records its training episodes.
+	EpisodeRows bool `yaml:"episode_rows"`
 }
 
 type fakeCritic struct {
@@ -100,6 +104,15 @@ func fakeTrain(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg 
 		gain += cfg.LR * float64(host[0])
 		if step%10 == 0 {
 			rep.Progress(step)
+		}
+		if cfg.EpisodeRows && step%run.EvalEvery == 50 {
+			nan := math.NaN()
+			if err := rep.Record(algos.Row{EnvSteps: step,
+				Names:  []string{"eval_return", "eval_return_std", "q_loss", "alpha"},
+				Values: []float64{nan, nan, 1 / (gain + 1), float64(host[0])},
+			}); err != nil {
+				return err
+			}
 		}
 		if step%run.EvalEvery != 0 && step != run.Steps {
 			continue

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -255,8 +256,8 @@ type runReporter struct {
 	now      func() time.Time
 	start    time.Time
 
-	evals    int
-	last     algos.Row
+	evals    int       // rows written to metrics.csv
+	last     algos.Row // the last row with an evaluation (a finite eval_return)
 	lastWall float64
 }
 
@@ -270,8 +271,15 @@ func (r *runReporter) Record(row algos.Row) error {
 		return err
 	}
 	r.evals++
-	r.last = row
 	r.lastWall = wall
+	// Some loops also record rows between evaluations (mpc, one per
+	// training episode), with eval_return NaN: they go to metrics.csv but
+	// are not evaluations to show.
+	if math.IsNaN(row.Get("eval_return")) {
+		r.progress.update(row.EnvSteps)
+		return nil
+	}
+	r.last = row
 	r.progress.evaluated(row)
 	return nil
 }

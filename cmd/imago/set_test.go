@@ -65,7 +65,7 @@ func TestSetFieldErrors(t *testing.T) {
 
 func TestConfigKeysFollowYAML(t *testing.T) {
 	got := configKeys(&fakeConfig{})
-	want := []string{"hidden", "lr", "gain", "batch_size", "noisy", "name", "critic.tau", "interrupt_after", "fail"}
+	want := []string{"hidden", "lr", "gain", "batch_size", "noisy", "name", "critic.tau", "interrupt_after", "fail", "episode_rows"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("configKeys = %v, want %v", got, want)
 	}

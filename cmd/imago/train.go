@@ -271,7 +271,7 @@ func train(ctx context.Context, opts trainOptions, stdout, stderr io.Writer, ter
 	case terr != nil:
 		return fmt.Errorf("%s: %w (the partial run is in %s)", label, terr, tr.out)
 	}
-	if rep.evals == 0 {
+	if rep.last.Names == nil {
 		fmt.Fprintf(stdout, "%s: %d steps, no evaluation, %.0f s; run in %s\n", label, tr.run.Steps, elapsed, tr.out)
 		return nil
 	}

@@ -181,6 +181,32 @@ func TestTrainWritesRun(t *testing.T) {
 	}
 }
 
+// TestTrainRowsWithoutEvaluation checks that rows without an evaluation
+// (eval_return NaN, such as mpc's per-episode rows) go to metrics.csv but
+// neither to the evaluation lines on stderr nor to the summary.
+func TestTrainRowsWithoutEvaluation(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	out, errOut, err := run(t, append(fakeArgs, "--out", dir, "--set", "episode_rows=true")...)
+	if err != nil {
+		t.Fatalf("train: %v\nstderr:\n%s", err, errOut)
+	}
+	recs := readCSV(t, filepath.Join(dir, metricsFile))
+	var steps []string
+	for _, r := range recs[1:] {
+		steps = append(steps, r[0])
+	}
+	if want := []string{"50", "100", "150", "200", "250", "300"}; !reflect.DeepEqual(steps, want) {
+		t.Errorf("metrics.csv rows at steps %v, want %v", steps, want)
+	}
+	if n := strings.Count(errOut, "eval return"); n != 3 || strings.Contains(errOut, "NaN") {
+		t.Errorf("stderr has %d evaluation lines (want 3) or a NaN:\n%s", n, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if last := lines[len(lines)-1]; !strings.Contains(last, ": 300 steps, eval return ") || strings.Contains(last, "NaN") {
+		t.Errorf("summary %q does not name the evaluation at step 300", last)
+	}
+}
+
 func TestTrainEngineFromEnvironment(t *testing.T) {
 	t.Setenv("IMAGO_ENGINE", "abacus")
 	args := []string{"train", "--algo", "fake", "--env", fakeEnvID, "--out", filepath.Join(t.TempDir(), "run")}
