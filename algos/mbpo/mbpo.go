@@ -99,7 +99,7 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 	obsDim := trainEnv.ObservationSpace().Dim()
 	actSpace := trainEnv.ActionSpace()
 	if err := sac.CheckActionSpace(run.Env, actSpace); err != nil {
-		return err
+		return fmt.Errorf("mbpo: %w", err)
 	}
 	actDim := actSpace.Dim()
 	termination, err := terminationOf(run.Env, trainEnv)

@@ -73,7 +73,7 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 	obsDim := trainEnv.ObservationSpace().Dim()
 	actSpace := trainEnv.ActionSpace()
 	if err := CheckActionSpace(run.Env, actSpace); err != nil {
-		return err
+		return fmt.Errorf("sac: %w", err)
 	}
 	actDim := actSpace.Dim()
 
@@ -169,14 +169,16 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 
 // CheckActionSpace returns an error unless space is a Box with finite
 // bounds, low < high, into which the policy's (−1, 1) can be rescaled.
+// Every algorithm with a tanh policy calls it; the error names no
+// algorithm, so each caller prefixes its own.
 func CheckActionSpace(id string, space env.Space) error {
 	if space.Discrete {
-		return fmt.Errorf("sac: %s has a discrete action space %v; SAC needs a Box", id, space)
+		return fmt.Errorf("%s has a discrete action space %v; a tanh policy needs a Box", id, space)
 	}
 	for i := range space.Low {
 		lo, hi := space.Low[i], space.High[i]
 		if math.IsInf(lo, 0) || math.IsInf(hi, 0) || !(lo < hi) {
-			return fmt.Errorf("sac: %s: action bounds [%g, %g] of element %d must be finite with low < high to rescale the policy's (−1, 1)", id, lo, hi, i)
+			return fmt.Errorf("%s: action bounds [%g, %g] of element %d must be finite with low < high to rescale the policy's (−1, 1)", id, lo, hi, i)
 		}
 	}
 	return nil
