@@ -16,6 +16,9 @@
 //     after the episode ended without Reset. These are programmer errors in
 //     an algorithm, not conditions of the data; callers that take actions
 //     from outside (a file, a user) check them first with CheckAction.
+//   - Every environment is a Snapshotter: Snapshot returns its whole state,
+//     an episode in progress included, and Restore puts it back, so that a
+//     run resumed from a checkpoint continues bit for bit.
 //   - Actions outside a Box are clipped exactly where Gymnasium clips them
 //     (Pendulum's torque, MountainCarContinuous' force), and nowhere else
 //     among the Gymnasium tasks; PointMaze clips its action as its reference

@@ -132,6 +132,7 @@ type PointMaze struct {
 	walls       []bool
 	free        []int // the free cells
 	rng         *rand.Rand
+	src         *rand.PCG // rng's source, whose state Snapshot keeps
 	state, goal [2]float64
 }
 
@@ -158,6 +159,7 @@ func NewPointMaze(layout string) (*PointMaze, error) {
 		return nil, fmt.Errorf("unknown point maze layout %q (known: %s)", layout, strings.Join(PointMazeLayouts(), ", "))
 	}
 	g := parseGrid(rows)
+	src := rand.NewPCG(0, 0)
 	p := &PointMaze{
 		Episode:     Episode{ID: "PointMaze-" + layout + "-v0", MaxSteps: pointMazeSteps},
 		GoalRadius:  pointMazeGoalRadius,
@@ -165,7 +167,8 @@ func NewPointMaze(layout string) (*PointMaze, error) {
 		grid:        g,
 		walls:       g.walls(),
 		free:        g.find('.'),
-		rng:         rand.New(rand.NewPCG(0, 0)),
+		rng:         rand.New(src),
+		src:         src,
 	}
 	if strings.HasSuffix(layout, "11x11") {
 		p.MaxSteps = pointMazeStepsLarge
@@ -192,7 +195,8 @@ func (p *PointMaze) GoalSpace() Space {
 func (p *PointMaze) Reset(seed int64) []float64 {
 	p.Begin()
 	// The second word only picks PCG's stream; any fixed value will do.
-	p.rng = rand.New(rand.NewPCG(uint64(seed), 0x9d1e))
+	p.src = rand.NewPCG(uint64(seed), 0x9d1e)
+	p.rng = rand.New(p.src)
 	p.goal = p.sampleFree()
 	p.state = p.sampleFree()
 	return p.obs()

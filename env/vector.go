@@ -39,6 +39,7 @@ type Vector struct {
 	name           string // the environment's id, or its type, for messages
 	envs           []Env
 	seeders        []*rand.Rand
+	seedSrcs       []*rand.PCG // the seeders' sources, whose states Snapshot keeps
 	obsDim, actDim int
 	obsSpace       Space
 	actSpace       Space
@@ -67,7 +68,7 @@ func NewVector(n int, newEnv func() Env) *Vector {
 	if n < 1 {
 		panic(fmt.Sprintf("env: NewVector with %d copies", n))
 	}
-	v := &Vector{envs: make([]Env, n), seeders: make([]*rand.Rand, n)}
+	v := &Vector{envs: make([]Env, n), seeders: make([]*rand.Rand, n), seedSrcs: make([]*rand.PCG, n)}
 	for i := range v.envs {
 		v.envs[i] = newEnv()
 	}
@@ -115,7 +116,8 @@ func (v *Vector) ActionSpace() Space { return copySpace(v.actSpace) }
 func (v *Vector) Reset(seed int64) []float64 {
 	obs := make([]float64, len(v.envs)*v.obsDim)
 	v.parallel(func(i int) {
-		v.seeders[i] = rand.New(rand.NewPCG(uint64(seed), uint64(i)))
+		v.seedSrcs[i] = rand.NewPCG(uint64(seed), uint64(i))
+		v.seeders[i] = rand.New(v.seedSrcs[i])
 		copy(obs[i*v.obsDim:(i+1)*v.obsDim], v.reset(i, seed+int64(i)))
 	})
 	return obs
