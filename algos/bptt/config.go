@@ -137,24 +137,6 @@ func Defaults() Config {
 	}
 }
 
-// presets holds, per environment id, the changes to Defaults that the
-// environment gets and why.
-var presets = map[string]func(c *Config){
-	// Pendulum-v1: a model training after every 200-step episode, so that
-	// every episode's data is used before the next.
-	"Pendulum-v1": func(c *Config) { c.TrainEvery = 200 },
-}
-
-// Preset returns Defaults adjusted for the environment envID; an
-// environment without a preset gets Defaults.
-func Preset(envID string) Config {
-	c := Defaults()
-	if adjust, ok := presets[envID]; ok {
-		adjust(&c)
-	}
-	return c
-}
-
 // Validate reports the first field out of range, naming its key, its value
 // and what is allowed.
 func (c Config) Validate() error {

@@ -24,7 +24,7 @@ import (
 // The defaults are those of [mbrl-lib]'s cart-pole; on the CPU engine one
 // planning step of them costs 500·20·15·5 = 750,000 rows through the
 // ensemble, seconds per environment step, so the presets shrink the
-// planner (see presets).
+// planner (see presets.yaml).
 type Config struct {
 	// InitialEpisodes is the number of episodes of uniformly random
 	// actions that start a run, before the first model training. Default
@@ -115,49 +115,6 @@ func Defaults() Config {
 		HoldoutRatio:     0.2,
 		BufferSize:       100_000,
 	}
-}
-
-// presets holds, per environment id, the changes to Defaults that the
-// environment gets. Both shrink the planner for the CPU engine: with the
-// defaults a 200-step episode takes many minutes on one core. The sizes
-// were chosen so that the first ten episodes of a seed finish in a few
-// minutes on a loaded two-core machine (docs/RESULTS.md, MPC), not tuned
-// for return.
-var presets = map[string]func(c *Config){
-	// ContinuousCartPole-v0 (balance; reward 1 per step until the pole
-	// falls): the cart-pole values of [mbrl-lib] with a planner of
-	// 100 sequences × 10 particles × 3 iterations and two hidden layers
-	// of 64.
-	"ContinuousCartPole-v0": func(c *Config) {
-		c.Population = 100
-		c.Particles = 10
-		c.Iterations = 3
-		c.ModelHidden = []int{64, 64}
-		c.ModelWeightDecay = []float64{5e-5, 5e-5, 5e-5}
-		c.ModelMaxEpochs = 20
-	},
-	// Pendulum-v1 (swing-up, 200 steps, no termination): a longer horizon,
-	// 25 steps (1.25 s), so that the swing-up shows in the plan; otherwise
-	// as ContinuousCartPole-v0.
-	"Pendulum-v1": func(c *Config) {
-		c.Horizon = 25
-		c.Population = 100
-		c.Particles = 10
-		c.Iterations = 3
-		c.ModelHidden = []int{64, 64}
-		c.ModelWeightDecay = []float64{5e-5, 5e-5, 5e-5}
-		c.ModelMaxEpochs = 20
-	},
-}
-
-// Preset returns Defaults adjusted for the environment envID (see presets);
-// an environment without a preset gets Defaults.
-func Preset(envID string) Config {
-	c := Defaults()
-	if adjust, ok := presets[envID]; ok {
-		adjust(&c)
-	}
-	return c
 }
 
 // CEMElites returns the number of elite sequences of a CEM iteration,

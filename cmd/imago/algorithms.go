@@ -28,19 +28,31 @@ const (
 )
 
 // algorithms is what `imago train --algo NAME` can run. Adding an algorithm
-// is one entry: its package's Preset, Config.Validate and Train.
+// is one entry: its package's Preset, Config.Validate and Train, and its
+// PresetEnvs and PresetYAML where it has presets.
 var algorithms = []algorithm{
-	defineAlgorithm("sac", "Soft Actor-Critic (Haarnoja et al. 2018), model-free", sac.Preset, sac.Config.Validate, sac.Train),
-	defineAlgorithm("mbpo", "Model-Based Policy Optimization (Janner et al. 2019), SAC on learned-model rollouts", mbpo.Preset, mbpo.Config.Validate, mbpo.Train),
-	defineAlgorithm("ddpg", "Deep Deterministic Policy Gradient (Lillicrap et al. 2015), model-free; TD3's switches via --set", ddpg.Preset, ddpg.Config.Validate, ddpg.Train),
-	defineAlgorithm("td3", "TD3 (Fujimoto et al. 2018): DDPG with twin critics, target smoothing and a delayed actor", ddpg.PresetTD3, ddpg.Config.Validate, ddpg.Train),
-	defineAlgorithm("mve", "Model-based Value Expansion (Feinberg et al. 2018), DDPG with H-step model targets", mve.Preset, mve.Config.Validate, mve.Train),
-	defineAlgorithm("steve", "Stochastic Ensemble Value Expansion (Buckman et al. 2018), uncertainty-weighted model targets", mve.PresetSTEVE, mve.Config.Validate, mve.Train),
-	defineAlgorithm("clearning", "C-learning (Eysenbach, Salakhutdinov, Levine 2020), goal-conditioned classifier, point mazes", clearning.Preset, clearning.Config.Validate, clearning.Train),
-	defineAlgorithm("mpc", "model-predictive control by CEM through the learned ensemble with TS-inf particles (PETS, Chua et al. 2018)", mpc.Preset, mpc.Config.Validate, mpc.Train),
-	defineAlgorithm("mbpg", "likelihood-ratio policy gradient with a value baseline on learned-model rollouts (\"version 2.5\"), on the host", mbpg.Preset, mbpg.Config.Validate, mbpg.Train),
-	defineAlgorithm("bptt", "policy learning by backpropagation through learned-model rollouts, pathwise gradient (\"version 2.0\"), on the host", bptt.Preset, bptt.Config.Validate, bptt.Train),
-	defineAlgorithm("dyna-q", "Dyna-Q and Dyna-Q+ (Sutton and Barto 8.2-8.3), tabular, on the host", dynaq.Preset, dynaq.Config.Validate, dynaq.Train),
+	defineAlgorithm("sac", "Soft Actor-Critic (Haarnoja et al. 2018), model-free", sac.Preset, sac.Config.Validate, sac.Train).
+		withPresets(sac.PresetEnvs, sac.PresetYAML),
+	defineAlgorithm("mbpo", "Model-Based Policy Optimization (Janner et al. 2019), SAC on learned-model rollouts", mbpo.Preset, mbpo.Config.Validate, mbpo.Train).
+		withPresets(mbpo.PresetEnvs, mbpo.PresetYAML),
+	defineAlgorithm("ddpg", "Deep Deterministic Policy Gradient (Lillicrap et al. 2015), model-free; TD3's switches via --set", ddpg.Preset, ddpg.Config.Validate, ddpg.Train).
+		withPresets(ddpg.PresetEnvs, ddpg.PresetYAML),
+	defineAlgorithm("td3", "TD3 (Fujimoto et al. 2018): DDPG with twin critics, target smoothing and a delayed actor", ddpg.PresetTD3, ddpg.Config.Validate, ddpg.Train).
+		withPresets(ddpg.PresetEnvs, ddpg.PresetYAML),
+	defineAlgorithm("mve", "Model-based Value Expansion (Feinberg et al. 2018), DDPG with H-step model targets", mve.Preset, mve.Config.Validate, mve.Train).
+		withPresets(mve.PresetEnvs, mve.PresetYAML),
+	defineAlgorithm("steve", "Stochastic Ensemble Value Expansion (Buckman et al. 2018), uncertainty-weighted model targets", mve.PresetSTEVE, mve.Config.Validate, mve.Train).
+		withPresets(mve.PresetEnvs, mve.PresetYAML),
+	defineAlgorithm("clearning", "C-learning (Eysenbach, Salakhutdinov, Levine 2020), goal-conditioned classifier, point mazes", clearning.Preset, clearning.Config.Validate, clearning.Train).
+		withPresets(clearning.PresetEnvs, clearning.PresetYAML),
+	defineAlgorithm("mpc", "model-predictive control by CEM through the learned ensemble with TS-inf particles (PETS, Chua et al. 2018)", mpc.Preset, mpc.Config.Validate, mpc.Train).
+		withPresets(mpc.PresetEnvs, mpc.PresetYAML),
+	defineAlgorithm("mbpg", "likelihood-ratio policy gradient with a value baseline on learned-model rollouts (\"version 2.5\"), on the host", mbpg.Preset, mbpg.Config.Validate, mbpg.Train).
+		withPresets(mbpg.PresetEnvs, mbpg.PresetYAML),
+	defineAlgorithm("bptt", "policy learning by backpropagation through learned-model rollouts, pathwise gradient (\"version 2.0\"), on the host", bptt.Preset, bptt.Config.Validate, bptt.Train).
+		withPresets(bptt.PresetEnvs, bptt.PresetYAML),
+	defineAlgorithm("dyna-q", "Dyna-Q and Dyna-Q+ (Sutton and Barto 8.2-8.3), tabular, on the host", dynaq.Preset, dynaq.Config.Validate, dynaq.Train).
+		withPresets(dynaq.PresetEnvs, dynaq.PresetYAML),
 	defineAlgorithm("sr", "successor representation of a fixed policy learned by TD (Dayan 1993), tabular, on the host", sr.Preset, sr.Config.Validate, sr.Train),
 	defineAlgorithm("sfql", "successor features with generalised policy improvement (Barreto et al. 2017), tabular, on the host", sfql.Preset, sfql.Config.Validate, sfql.Train),
 }
@@ -54,6 +66,12 @@ type algorithm struct {
 	config   func(envID string) any
 	validate func(cfg any) error
 	train    func(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg any, rep algos.Reporter) error
+
+	// presetEnvs lists the environments with a preset, sorted, and
+	// presetYAML returns one as its package embeds it, with its comments
+	// (see withPresets); both are nil for an algorithm without presets.
+	presetEnvs func() []string
+	presetYAML func(envID string) (string, bool)
 }
 
 // defineAlgorithm makes a table entry from an algorithm package's API,
@@ -73,6 +91,13 @@ func defineAlgorithm[C any](
 			return train(ctx, eng, run, *cfg.(*C), rep)
 		},
 	}
+}
+
+// withPresets returns a with the per-environment presets of its package:
+// the environment ids that have one (sorted) and the text of one.
+func (a algorithm) withPresets(envs func() []string, text func(envID string) (string, bool)) algorithm {
+	a.presetEnvs, a.presetYAML = envs, text
+	return a
 }
 
 // lookupAlgorithm returns the entry named name, or an error listing the

@@ -82,51 +82,55 @@ type runRecord struct {
 	Version         string // imago's version (main.version)
 	Algo            string
 	Engine          string // the engine that ran, after resolving auto
-	EngineRequested string // --engine as given
+	EngineRequested string // the engine asked for (--engine, IMAGO_ENGINE or the --config file)
 	Run             algos.RunConfig
-	Config          any    // the algorithm's Config, after --set
-	Command         string // an imago train command line that repeats the run
+	Config          any    // the algorithm's Config, after --config and --set
+	Command         string // an imago train command line that repeats the run without the file
 }
 
 // marshal renders the record as YAML with the sections in a fixed order:
 // the version, the algorithm, the engine, the run and the algorithm's own
 // section named after it. Lists of numbers are written on one line.
 func (r runRecord) marshal() ([]byte, error) {
-	root := &yaml.Node{Kind: yaml.MappingNode}
-	add := func(key string, v any, comment string) error {
-		var n yaml.Node
-		if err := n.Encode(v); err != nil {
-			return fmt.Errorf("encode %s: %w", key, err)
-		}
-		flowLists(&n)
-		n.LineComment = comment
-		root.Content = append(root.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: key}, &n)
-		return nil
-	}
 	engineComment := ""
 	if r.EngineRequested != r.Engine {
-		engineComment = "resolved from --engine " + r.EngineRequested
+		engineComment = "resolved from " + r.EngineRequested
 	}
-	for _, s := range []struct {
-		key     string
-		v       any
-		comment string
-	}{
+	head := "The resolved configuration of an imago training run. Repeat it, into a\n" +
+		"new run directory, with\n  imago train --config <this file>\n" +
+		"or, with the presets of the same imago version, with\n  " + r.Command
+	return marshalSections(head, []yamlSection{
 		{"imago", r.Version, "imago version that wrote this run"},
 		{"algo", r.Algo, ""},
 		{"engine", r.Engine, engineComment},
 		{"run", r.Run, ""},
 		{r.Algo, r.Config, ""},
-	} {
-		if err := add(s.key, s.v, s.comment); err != nil {
-			return nil, err
+	})
+}
+
+// yamlSection is a top-level key of a YAML document, its value and a
+// comment on the key's line.
+type yamlSection struct {
+	key     string
+	v       any
+	comment string
+}
+
+// marshalSections renders a YAML document of the sections in order, headed
+// by the comment head (none where it is ""), as a run's config.yaml is
+// written: two-space indents, lists of scalars on one line.
+func marshalSections(head string, sections []yamlSection) ([]byte, error) {
+	root := &yaml.Node{Kind: yaml.MappingNode}
+	for _, s := range sections {
+		var n yaml.Node
+		if err := n.Encode(s.v); err != nil {
+			return nil, fmt.Errorf("encode %s: %w", s.key, err)
 		}
+		flowLists(&n)
+		n.LineComment = s.comment
+		root.Content = append(root.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: s.key}, &n)
 	}
-	doc := &yaml.Node{
-		Kind:        yaml.DocumentNode,
-		HeadComment: "The resolved configuration of an imago training run. Repeat it with\n  " + r.Command,
-		Content:     []*yaml.Node{root},
-	}
+	doc := &yaml.Node{Kind: yaml.DocumentNode, HeadComment: head, Content: []*yaml.Node{root}}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)

@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/imago-rl/imago/algos"
+	"github.com/imago-rl/imago/algos/config"
 	"github.com/imago-rl/imago/engine"
 	"github.com/imago-rl/imago/env"
 )
@@ -45,7 +47,14 @@ type trainOptions struct {
 	out          string // "" for defaultOutDir
 	force        bool
 	sets         []string // key=value, in the order given
+	config       string   // --config FILE, or ""
+	// given holds the flags set on the command line or by their
+	// environment variable: with a config file, only they override it.
+	given map[string]bool
 }
+
+// The flags of train that a config file's settings may come from instead.
+var fileFlags = []string{"algo", "env", "steps", "seed", "engine", "eval-every", "eval-episodes"}
 
 // trainCommand is `imago train`.
 func trainCommand() *cli.Command {
@@ -53,17 +62,29 @@ func trainCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "train",
 		Usage:     "train an agent, evaluating it as it goes, into a run directory",
-		UsageText: "imago train [--algo NAME] [--env ID] [--steps N] [--seed N] [--set key=value ...] [--out DIR]",
+		UsageText: "imago train [--config FILE] [--algo NAME] [--env ID] [--steps N] [--seed N] [--set key=value ...] [--out DIR]",
 		Description: "With no flags, trains " + defaultAlgorithm + " on " + defaultEnv + " for " +
 			strconv.Itoa(defaultSteps) + " steps on the best engine here.\n\n" +
 			"Every --eval-every steps the policy runs --eval-episodes deterministic episodes on\n" +
 			"environments of its own; each evaluation is a row of DIR/metrics.csv, flushed as it\n" +
 			"is written. DIR/config.yaml holds the resolved configuration (the algorithm's\n" +
-			"per-environment preset with every --set applied) and a command that repeats the run.\n" +
+			"per-environment preset with the --config file and every --set applied) and the\n" +
+			"commands that repeat the run.\n" +
 			"On SIGINT or SIGTERM training stops and what was written stays.\n\n" +
+			"--config FILE reads the settings from a file in the layout of a run's config.yaml:\n" +
+			"the keys algo, engine, run (" + strings.Join(config.Keys(&algos.RunConfig{}), ", ") + ") and a\n" +
+			"section named after the algorithm with its hyperparameters, all optional. The\n" +
+			"algorithm's preset for the environment comes first, then the file, then the flags\n" +
+			"given on the command line, then each --set in order. So\n" +
+			"  imago train --config runs/X/config.yaml\n" +
+			"repeats run X into a new run directory. `imago presets` lists the presets.\n\n" +
+			"Environment variables:\n" +
+			"  IMAGO_ENGINE    the engine when --engine is not given (over a --config file's)\n" +
+			"  IMAGO_RUNS_DIR  where a run goes without --out (default: runs)\n\n" +
 			"--set takes a hyperparameter's name in config.yaml, e.g. --set batch_size=128\n" +
 			"--set hidden=64,64. The names of each algorithm:\n" + algorithmKeysHelp(),
 		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Usage: "read the configuration from `FILE`, a run's config.yaml or one in its layout; flags override it"},
 			&cli.StringFlag{Name: "algo", Value: defaultAlgorithm, Usage: "algorithm: " + strings.Join(algorithmNames(), ", ")},
 			&cli.StringFlag{Name: "env", Value: defaultEnv, Usage: "environment id (see imago envs)"},
 			&cli.IntFlag{Name: "steps", Value: defaultSteps, Usage: "environment steps of training"},
@@ -95,6 +116,11 @@ func trainCommand() *cli.Command {
 				out:          c.String("out"),
 				force:        c.Bool("force"),
 				sets:         *sets,
+				config:       c.String("config"),
+				given:        map[string]bool{},
+			}
+			for _, name := range fileFlags {
+				opts.given[name] = c.IsSet(name)
 			}
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -112,7 +138,7 @@ func algorithmKeysHelp() string {
 	for _, a := range algorithms {
 		fmt.Fprintf(&b, "\n%s: %s\n", a.name, a.summary)
 		line := " "
-		for _, k := range configKeys(a.config(defaultEnv)) {
+		for _, k := range config.Keys(a.config(defaultEnv)) {
 			if len(line)+1+len(k) > 80 {
 				b.WriteString(line + "\n")
 				line = " "
@@ -127,42 +153,158 @@ func algorithmKeysHelp() string {
 // trainRun is a training run resolved from its options and checked, before
 // anything is created.
 type trainRun struct {
-	algo algorithm
-	run  algos.RunConfig
-	cfg  any // pointer to the algorithm's Config
-	out  string
+	algo     algorithm
+	run      algos.RunConfig
+	cfg      any    // pointer to the algorithm's Config
+	engine   string // the engine to open, as requested (auto, cpu, ...)
+	engineAt string // "file:line" where a config file named the engine, else ""
+	out      string
 }
 
 // resolve checks every option and builds the run. It creates nothing, so
-// that a bad invocation leaves no trace.
+// that a bad invocation leaves no trace. With a config file, each setting
+// comes from the flag where the flag was given, else from the file, else
+// from the flag's default; the algorithm's Config is the preset for the
+// environment, then the file's section, then each --set.
 func resolve(opts trainOptions, now time.Time) (*trainRun, error) {
-	a, err := lookupAlgorithm(opts.algo)
+	var file *runFile
+	if opts.config != "" {
+		f, err := readRunFile(opts.config)
+		if err != nil {
+			return nil, err
+		}
+		file = f
+	}
+	a, err := resolveAlgorithm(opts, file)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := env.Make(opts.env); err != nil {
+	run, err := resolveRun(opts, file)
+	if err != nil {
 		return nil, err
 	}
-	for _, f := range []struct {
+	cfg, err := resolveConfig(a, run.Env, opts.sets, file)
+	if err != nil {
+		return nil, err
+	}
+	tr := &trainRun{algo: a, run: run, cfg: cfg, engine: opts.engine, out: opts.out}
+	if file != nil && file.engine != nil && !opts.given["engine"] {
+		tr.engine, tr.engineAt = file.engine.Value, file.at(file.engine)
+	}
+	if tr.out == "" {
+		tr.out = defaultOutDir(a.name, run.Env, run.Seed, now)
+	}
+	if err := checkOutDir(tr.out, opts.force); err != nil {
+		return nil, err
+	}
+	return tr, nil
+}
+
+// resolveAlgorithm returns the algorithm of --algo where it was given, else
+// the config file's, else the default, and checks that the file has no
+// section for another algorithm.
+func resolveAlgorithm(opts trainOptions, f *runFile) (algorithm, error) {
+	fromFile := f != nil && f.algo != nil && !opts.given["algo"]
+	if fromFile {
+		a, err := lookupAlgorithm(f.algo.Value)
+		if err != nil {
+			return algorithm{}, fmt.Errorf("%s: algo: %w", f.at(f.algo), err)
+		}
+		return a, checkSections(a, f, "algo: "+a.name+" at "+f.at(f.algo))
+	}
+	a, err := lookupAlgorithm(opts.algo)
+	if err != nil {
+		return algorithm{}, err
+	}
+	from := "--algo " + a.name
+	if !opts.given["algo"] {
+		from = "the default; set algo: NAME or --algo NAME"
+	}
+	return a, checkSections(a, f, from)
+}
+
+// checkSections checks that the config file f, if any, has no section for
+// another algorithm than a, whose choice from describes for errors.
+func checkSections(a algorithm, f *runFile, from string) error {
+	if f == nil {
+		return nil
+	}
+	for _, s := range f.sections {
+		if s.name != a.name {
+			return fmt.Errorf("%s: section %q is for algorithm %s, but the run's algorithm is %s (%s)",
+				f.at(s.key), s.name, s.name, a.name, from)
+		}
+	}
+	return nil
+}
+
+// resolveRun returns the run settings: the defaults, then the config
+// file's run section, then the flags given; where there is no file, the
+// flags with their defaults.
+func resolveRun(opts trainOptions, f *runFile) (algos.RunConfig, error) {
+	for _, fl := range []struct {
 		name string
 		v    int
 	}{{"steps", opts.steps}, {"eval-every", opts.evalEvery}, {"eval-episodes", opts.evalEpisodes}} {
-		if f.v <= 0 {
-			return nil, fmt.Errorf("--%s %d: must be positive", f.name, f.v)
+		if fl.v <= 0 {
+			return algos.RunConfig{}, fmt.Errorf("--%s %d: must be positive", fl.name, fl.v)
 		}
 	}
-	run := algos.RunConfig{
-		Env:          opts.env,
-		Steps:        opts.steps,
-		Seed:         opts.seed,
-		EvalEvery:    opts.evalEvery,
-		EvalEpisodes: opts.evalEpisodes,
+	run := algos.RunConfig{Env: defaultEnv, Steps: defaultSteps, EvalEvery: defaultEvalEvery, EvalEpisodes: defaultEvalEpisodes}
+	var section *yaml.Node
+	if f != nil && f.run != nil {
+		section = f.run
+		if err := config.ApplySection(&run, section, f.path, "run"); err != nil {
+			return run, err
+		}
+	}
+	flag := func(name string) bool { return f == nil || opts.given[name] }
+	if flag("env") {
+		run.Env = opts.env
+	}
+	if flag("steps") {
+		run.Steps = opts.steps
+	}
+	if flag("seed") {
+		run.Seed = opts.seed
+	}
+	if flag("eval-every") {
+		run.EvalEvery = opts.evalEvery
+	}
+	if flag("eval-episodes") {
+		run.EvalEpisodes = opts.evalEpisodes
+	}
+	// An error of a value the file set names the file and line.
+	overridden := func(key string) bool { return opts.given[runKeys[key]] }
+	if _, err := env.Make(run.Env); err != nil {
+		if line, ok := keyLines(section)["env"]; ok && !overridden("env") {
+			return run, fmt.Errorf("%s:%d: run.env = %q: %w", f.path, line, run.Env, err)
+		}
+		return run, err
 	}
 	if err := run.Validate(); err != nil {
-		return nil, err
+		if ferr := f.blame(err, "run", section, overridden); ferr != nil {
+			return run, ferr
+		}
+		return run, err
 	}
-	cfg := a.config(opts.env)
-	for _, s := range opts.sets {
+	return run, nil
+}
+
+// resolveConfig returns a pointer to the algorithm's Config for the
+// environment envID: its preset, then the config file's section, then each
+// --set in order, validated.
+func resolveConfig(a algorithm, envID string, sets []string, f *runFile) (any, error) {
+	cfg := a.config(envID)
+	var section *yaml.Node
+	if s := f.section(a.name); s != nil && s.value != nil {
+		section = s.value
+		if err := config.ApplySection(cfg, section, f.path, a.name); err != nil {
+			return nil, err
+		}
+	}
+	setKeys := map[string]bool{}
+	for _, s := range sets {
 		key, value, ok := strings.Cut(s, "=")
 		if !ok {
 			return nil, fmt.Errorf("--set %q: want key=value", s)
@@ -170,21 +312,18 @@ func resolve(opts trainOptions, now time.Time) (*trainRun, error) {
 		if flag, ok := runKeys[key]; ok {
 			return nil, fmt.Errorf("--set %s: %s is a run setting; use --%s", s, key, flag)
 		}
-		if err := setField(cfg, key, value); err != nil {
+		if err := config.Set(cfg, key, value); err != nil {
 			return nil, fmt.Errorf("--set for %s: %w", a.name, err)
 		}
+		setKeys[key] = true
 	}
 	if err := a.validate(cfg); err != nil {
+		if ferr := f.blame(err, a.name, section, func(key string) bool { return setKeys[key] }); ferr != nil {
+			return nil, ferr
+		}
 		return nil, fmt.Errorf("%s config: %w", a.name, err)
 	}
-	out := opts.out
-	if out == "" {
-		out = defaultOutDir(a.name, opts.env, opts.seed, now)
-	}
-	if err := checkOutDir(out, opts.force); err != nil {
-		return nil, err
-	}
-	return &trainRun{algo: a, run: run, cfg: cfg, out: out}, nil
+	return cfg, nil
 }
 
 // runKeys are the yaml names of algos.RunConfig, which --set does not
@@ -203,8 +342,11 @@ func train(ctx context.Context, opts trainOptions, stdout, stderr io.Writer, ter
 	if err != nil {
 		return err
 	}
-	eng, err := engine.Open(opts.engine)
+	eng, err := engine.Open(tr.engine)
 	if err != nil {
+		if tr.engineAt != "" {
+			return fmt.Errorf("%s: engine: %w", tr.engineAt, err)
+		}
 		return err
 	}
 	defer func() {
@@ -223,10 +365,10 @@ func train(ctx context.Context, opts trainOptions, stdout, stderr io.Writer, ter
 		Version:         version,
 		Algo:            tr.algo.name,
 		Engine:          eng.Name(),
-		EngineRequested: opts.engine,
+		EngineRequested: tr.engine,
 		Run:             tr.run,
 		Config:          tr.cfg,
-		Command:         repeatCommand(tr, eng.Name(), opts.sets),
+		Command:         repeatCommand(tr, eng.Name()),
 	}
 	text, err := rec.marshal()
 	if err != nil {
@@ -296,11 +438,12 @@ func removeRun(dir string, created bool) {
 	}
 }
 
-// repeatCommand is an imago train command line that repeats the run: every
-// run-level flag explicit, the engine as resolved, and the --set arguments
-// as given (which the preset of the same imago version turns back into the
-// same configuration).
-func repeatCommand(tr *trainRun, engineName string, sets []string) string {
+// repeatCommand is an imago train command line that repeats the run
+// without its config.yaml: every run-level flag explicit, the engine as
+// resolved, and a --set for each key whose value differs from the
+// algorithm's preset for the environment (which the preset of the same
+// imago version turns back into the same configuration).
+func repeatCommand(tr *trainRun, engineName string) string {
 	args := []string{"imago", "train",
 		"--algo", tr.algo.name,
 		"--env", tr.run.Env,
@@ -310,13 +453,27 @@ func repeatCommand(tr *trainRun, engineName string, sets []string) string {
 		"--eval-every", strconv.Itoa(tr.run.EvalEvery),
 		"--eval-episodes", strconv.Itoa(tr.run.EvalEpisodes),
 	}
-	for _, s := range sets {
-		args = append(args, "--set", s)
+	for _, kv := range changedKeys(tr.algo.config(tr.run.Env), tr.cfg) {
+		args = append(args, "--set", kv)
 	}
 	for i, a := range args {
 		args[i] = shellQuote(a)
 	}
 	return strings.Join(args, " ")
+}
+
+// changedKeys returns key=value, as --set takes it, for each key whose
+// value in cfg differs from its value in base (two pointers to Configs of
+// the same type), in the order of config.Keys.
+func changedKeys(base, cfg any) []string {
+	var out []string
+	for _, k := range config.Keys(cfg) {
+		v, _ := config.Get(cfg, k)
+		if b, _ := config.Get(base, k); b != v {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
 }
 
 // shellQuote quotes s for a POSIX shell where it needs it.

@@ -381,7 +381,9 @@ func TestTrainHelp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{"$IMAGO_ENGINE", "--set key=value", "IMAGO_RUNS_DIR", "fake: a test algorithm", "critic.tau"} {
+	for _, w := range []string{"$IMAGO_ENGINE", "--set key=value", "IMAGO_RUNS_DIR", "fake: a test algorithm", "critic.tau",
+		"--config FILE", "imago train --config runs/X/config.yaml\n   repeats run X",
+		"IMAGO_ENGINE    the engine when --engine is not given", "IMAGO_RUNS_DIR  where a run goes without --out"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("imago train --help lacks %q:\n%s", w, out)
 		}
