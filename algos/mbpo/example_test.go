@@ -1,0 +1,98 @@
+package mbpo_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"math"
+	"math/rand/v2"
+
+	"github.com/imago-rl/imago/algos"
+	"github.com/imago-rl/imago/algos/mbpo"
+	"github.com/imago-rl/imago/engine"
+	_ "github.com/imago-rl/imago/engine/cpu" // registers the "cpu" engine
+	"github.com/imago-rl/imago/env"
+)
+
+// point is a user's own environment: a point on a line that must move to
+// 0. The observation is its position x, the action a ∈ [−1, 1] moves it to
+// x + a/4, and the reward is −|x| after the move. An episode starts at x
+// uniform in [−1, 1] and lasts 20 steps.
+type point struct {
+	env.Episode // the step counter, the time limit and the action checks
+	x           float64
+}
+
+func (p *point) ObservationSpace() env.Space { return env.Box([]float64{-6}, []float64{6}) }
+func (p *point) ActionSpace() env.Space      { return env.Box([]float64{-1}, []float64{1}) }
+
+func (p *point) Reset(seed int64) []float64 {
+	p.Begin()
+	p.x = 2*rand.New(rand.NewPCG(uint64(seed), 0)).Float64() - 1
+	return []float64{p.x}
+}
+
+func (p *point) Step(a []float64) (obs []float64, reward float64, terminated, truncated bool) {
+	p.Check(p.ActionSpace(), a)
+	p.x += max(-1, min(1, a[0])) / 4
+	return []float64{p.x}, -math.Abs(p.x), false, p.End(false)
+}
+
+// MBPO learns the dynamics and the reward, but ends its model rollouts
+// with the environment's own termination rule, which it reads as data:
+// the environment implements env.Model. This one never terminates.
+
+func (p *point) Termination() env.Termination { return env.Termination{Kind: env.NeverTerminates} }
+
+func (p *point) TerminatedBatch(next []float64, n int, out []bool) { clear(out[:n]) }
+
+func (p *point) RewardBatch(obs, act, next []float64, n int, out []float64) {
+	for i := range n {
+		out[i] = -math.Abs(next[i])
+	}
+}
+
+func init() {
+	env.Register(env.Registration{
+		ID:          "Point1D-v0",
+		Description: "a point on a line that must move to 0",
+		New:         func() env.Env { return &point{Episode: env.Episode{ID: "Point1D-v0", MaxSteps: 20}} },
+	})
+}
+
+// Train MBPO on an environment of one's own: register it, take MBPO's
+// defaults, shrink them to about a second of CPU (smaller networks and
+// ensemble, fewer and shorter model trainings, fewer rollouts), train,
+// and compare the learned policy with one that stands still.
+func Example() {
+	eng, err := engine.Open("cpu")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer eng.Close()
+
+	run := algos.RunConfig{Env: "Point1D-v0", Steps: 1000, Seed: 1, EvalEvery: 500, EvalEpisodes: 10}
+	cfg := mbpo.Preset(run.Env) // the documented defaults: no preset for this environment
+	cfg.InitialSteps, cfg.EpochLength, cfg.ModelTrainFreq = 200, 200, 200
+	cfg.UpdatesPerStep, cfg.RolloutBatchSize = 1, 1000
+	cfg.Members, cfg.Elites, cfg.ModelHidden = 3, 2, []int{32, 32}
+	cfg.ModelWeightDecay = []float64{2.5e-5, 5e-5, 1e-4} // one per layer
+	cfg.ModelBatchSize, cfg.ModelMaxEpochs = 32, 20
+	cfg.SAC.Hidden, cfg.SAC.BatchSize = []int{32, 32}, 64
+	cfg.SAC.ActorLR, cfg.SAC.CriticLR, cfg.SAC.AlphaLR = 1e-3, 1e-3, 1e-3
+
+	var rows algos.Rows // keeps every evaluation in memory
+	if err := mbpo.Train(context.Background(), eng, run, cfg, &rows); err != nil {
+		log.Fatal(err)
+	}
+	last := rows.Rows[len(rows.Rows)-1]
+	fmt.Printf("%d evaluations, the last after %d steps\n", len(rows.Rows), last.EnvSteps)
+
+	e, _ := env.Make(run.Env)
+	still, _, _ := algos.Evaluate(context.Background(), e, func([]float64) []float64 { return []float64{0} }, 10, run.Seed+algos.EvalSeedOffset)
+	fmt.Println("costs less than half as much as standing still:", last.Get("eval_return") > still/2)
+
+	// Output:
+	// 2 evaluations, the last after 1000 steps
+	// costs less than half as much as standing still: true
+}
