@@ -65,3 +65,6 @@ func (a *Adam) Free() {
 	a.p.eng.Free(a.V)
 	a.M, a.V = nil, nil
 }
+
+// Params returns the parameters a updates.
+func (a *Adam) Params() *Params { return a.p }

@@ -25,11 +25,12 @@ package ddpg
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
-	"time"
 
 	"github.com/imago-rl/imago/algos"
+	"github.com/imago-rl/imago/algos/checkpoint"
 	"github.com/imago-rl/imago/algos/replay"
 	"github.com/imago-rl/imago/algos/sac"
 	"github.com/imago-rl/imago/engine"
@@ -54,10 +55,11 @@ var Columns = []string{
 // Columns after every run.EvalEvery steps and after the last step, each
 // evaluation being run.EvalEpisodes episodes of the deterministic policy
 // on a separate environment. It returns ctx.Err() as soon as ctx is
-// cancelled, the first error of rep.Record, or an error for an invalid
-// configuration or an environment DDPG cannot act in.
+// cancelled, the first error of rep.Record, an algos.DivergedError when the
+// critic loss turns NaN or infinite, or an error for an invalid
+// configuration or an environment DDPG cannot act in. Checkpoints and
+// resume work as in sac.Train, when rep is an algos.Checkpointer.
 func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Config, rep algos.Reporter) error {
-	start := time.Now()
 	if err := run.Validate(); err != nil {
 		return fmt.Errorf("ddpg: %w", err)
 	}
@@ -96,17 +98,32 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 	actor := NewActor(eng, agent.Policy(), actSpace, cfg.ExplorationNoise)
 	defer actor.Free()
 
-	var (
-		episode      int64
-		obs          = trainEnv.Reset(run.Seed)
-		epReturn     float64
-		sumReturns   float64 // of the training episodes ended since the last evaluation
-		endedReturns int
-		tr           replay.Transitions // one transition, reused every step
-	)
-	for step := 1; step <= run.Steps; step++ {
-		if err := ctx.Err(); err != nil {
-			return err
+	episodes := algos.NewEpisodes(trainEnv, run.Seed)
+	// save puts everything the loop carries from one step to the next
+	// into a checkpoint; resuming loads it back.
+	save := func(s *checkpoint.State) error {
+		agent.Save(s, "agent.")
+		buffer.Save(s, "replay")
+		s.PutRNG("rng", rng)
+		s.PutRNG("explore", explore)
+		return episodes.Save(s, "episodes")
+	}
+	saver := algos.NewSaver(rep)
+	from := 0
+	if s, step, err := saver.Resume(); err != nil {
+		return fmt.Errorf("ddpg: %w", err)
+	} else if s != nil {
+		if err := errors.Join(agent.Load(s, "agent."), buffer.Load(s, "replay"),
+			s.RNG("rng", rng), s.RNG("explore", explore), episodes.Load(s, "episodes")); err != nil {
+			return fmt.Errorf("ddpg: resume: %w", err)
+		}
+		from = step
+	}
+
+	var tr replay.Transitions // one transition, reused every step
+	for step := from + 1; step <= run.Steps; step++ {
+		if ctx.Err() != nil {
+			return saver.Interrupted(ctx, step-1, save)
 		}
 
 		// Act: uniformly random actions until learning starts, then the
@@ -116,24 +133,16 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 		if step <= cfg.LearningStarts {
 			a = actor.Random(explore)
 		} else {
-			a = actor.Explore(obs, rng)
+			a = actor.Explore(episodes.Obs, rng)
 		}
 		next, reward, terminated, truncated := trainEnv.Step(actor.Rescale(a))
-		epReturn += reward
 
 		// Store the transition. A truncated episode's last transition is
 		// stored as not terminated: its next state has a value to
 		// bootstrap from.
-		tr.Set(obs, a, reward, next, terminated)
+		tr.Set(episodes.Obs, a, reward, next, terminated)
 		buffer.Add(tr)
-		obs = next
-		if terminated || truncated {
-			sumReturns += epReturn
-			endedReturns++
-			episode++
-			epReturn = 0
-			obs = trainEnv.Reset(run.Seed + episode)
-		}
+		episodes.Step(next, reward, terminated || truncated)
 
 		// Learn: UpdatesPerStep gradient steps on uniform minibatches,
 		// once LearningStarts random transitions are stored.
@@ -145,24 +154,28 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 		}
 		rep.Progress(step)
 
-		// Evaluate and report.
+		// Evaluate and report; an evaluation runs to its end even when
+		// ctx is cancelled during it.
 		if step%run.EvalEvery == 0 || step == run.Steps {
-			mean, std, err := algos.Evaluate(ctx, evalEnv, actor.Mode, run.EvalEpisodes, run.Seed+algos.EvalSeedOffset)
+			mean, std, err := algos.Evaluate(context.WithoutCancel(ctx), evalEnv, actor.Mode, run.EvalEpisodes, run.Seed+algos.EvalSeedOffset)
 			if err != nil {
 				return err
 			}
-			trainReturn := nan()
-			if endedReturns > 0 {
-				trainReturn = sumReturns / float64(endedReturns)
-			}
-			sumReturns, endedReturns = 0, 0
 			qLoss, actorLoss := agent.TakeMetrics()
+			if step > cfg.LearningStarts {
+				if err := algos.CheckFinite(step, []string{"q_loss"}, []float64{qLoss}, rep); err != nil {
+					return fmt.Errorf("ddpg: %w", err)
+				}
+			}
 			row := algos.Row{EnvSteps: step, Names: Columns, Values: []float64{
-				mean, std, trainReturn, qLoss, actorLoss, time.Since(start).Seconds(),
+				mean, std, episodes.TakeMeanReturn(), qLoss, actorLoss, saver.Elapsed(),
 			}}
 			if err := rep.Record(row); err != nil {
 				return fmt.Errorf("ddpg: record evaluation at step %d: %w", step, err)
 			}
+		}
+		if err := saver.After(step, run.Steps, save); err != nil {
+			return fmt.Errorf("ddpg: %w", err)
 		}
 	}
 	return nil
