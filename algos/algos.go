@@ -118,6 +118,11 @@ type RunConfig struct {
 	Seed         int64  `yaml:"seed"`          // seeds the engine's generator and the environments
 	EvalEvery    int    `yaml:"eval_every"`    // environment steps between evaluations (default 1000)
 	EvalEpisodes int    `yaml:"eval_episodes"` // deterministic episodes per evaluation (default 10)
+	// CheckpointEvery is the number of environment steps between the
+	// checkpoints of a run that takes them (see Checkpoints), which also
+	// saves one after the last step and on an interrupt; 0 for only those.
+	// Training loops do not read it: their Reporter does.
+	CheckpointEvery int `yaml:"checkpoint_every"`
 }
 
 // Validate reports the first field out of range, naming it and what is
@@ -133,6 +138,8 @@ func (c RunConfig) Validate() error {
 		return fmt.Errorf("eval_every = %d: must be positive", c.EvalEvery)
 	case c.EvalEpisodes <= 0:
 		return fmt.Errorf("eval_episodes = %d: must be positive", c.EvalEpisodes)
+	case c.CheckpointEvery < 0:
+		return fmt.Errorf("checkpoint_every = %d: must be 0 (only at the end and on an interrupt) or positive", c.CheckpointEvery)
 	}
 	return nil
 }

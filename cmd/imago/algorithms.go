@@ -7,6 +7,7 @@ import (
 
 	"github.com/imago-rl/imago/algos"
 	"github.com/imago-rl/imago/algos/bptt"
+	"github.com/imago-rl/imago/algos/checkpoint"
 	"github.com/imago-rl/imago/algos/clearning"
 	"github.com/imago-rl/imago/algos/ddpg"
 	"github.com/imago-rl/imago/algos/dynaq"
@@ -31,14 +32,14 @@ const (
 // is one entry: its package's Preset, Config.Validate and Train, and its
 // PresetEnvs and PresetYAML where it has presets.
 var algorithms = []algorithm{
-	defineAlgorithm("sac", "Soft Actor-Critic (Haarnoja et al. 2018), model-free", sac.Preset, sac.Config.Validate, sac.Train).
-		withPresets(sac.PresetEnvs, sac.PresetYAML),
+	withCheckpoints(defineAlgorithm("sac", "Soft Actor-Critic (Haarnoja et al. 2018), model-free", sac.Preset, sac.Config.Validate, sac.Train).
+		withPresets(sac.PresetEnvs, sac.PresetYAML), sac.CheckpointPolicy),
 	defineAlgorithm("mbpo", "Model-Based Policy Optimization (Janner et al. 2019), SAC on learned-model rollouts", mbpo.Preset, mbpo.Config.Validate, mbpo.Train).
 		withPresets(mbpo.PresetEnvs, mbpo.PresetYAML),
-	defineAlgorithm("ddpg", "Deep Deterministic Policy Gradient (Lillicrap et al. 2015), model-free; TD3's switches via --set", ddpg.Preset, ddpg.Config.Validate, ddpg.Train).
-		withPresets(ddpg.PresetEnvs, ddpg.PresetYAML),
-	defineAlgorithm("td3", "TD3 (Fujimoto et al. 2018): DDPG with twin critics, target smoothing and a delayed actor", ddpg.PresetTD3, ddpg.Config.Validate, ddpg.Train).
-		withPresets(ddpg.PresetEnvs, ddpg.PresetYAML),
+	withCheckpoints(defineAlgorithm("ddpg", "Deep Deterministic Policy Gradient (Lillicrap et al. 2015), model-free; TD3's switches via --set", ddpg.Preset, ddpg.Config.Validate, ddpg.Train).
+		withPresets(ddpg.PresetEnvs, ddpg.PresetYAML), ddpg.CheckpointPolicy),
+	withCheckpoints(defineAlgorithm("td3", "TD3 (Fujimoto et al. 2018): DDPG with twin critics, target smoothing and a delayed actor", ddpg.PresetTD3, ddpg.Config.Validate, ddpg.Train).
+		withPresets(ddpg.PresetEnvs, ddpg.PresetYAML), ddpg.CheckpointPolicy),
 	defineAlgorithm("mve", "Model-based Value Expansion (Feinberg et al. 2018), DDPG with H-step model targets", mve.Preset, mve.Config.Validate, mve.Train).
 		withPresets(mve.PresetEnvs, mve.PresetYAML),
 	defineAlgorithm("steve", "Stochastic Ensemble Value Expansion (Buckman et al. 2018), uncertainty-weighted model targets", mve.PresetSTEVE, mve.Config.Validate, mve.Train).
@@ -72,6 +73,21 @@ type algorithm struct {
 	// (see withPresets); both are nil for an algorithm without presets.
 	presetEnvs func() []string
 	presetYAML func(envID string) (string, bool)
+
+	// policy rebuilds the evaluation policy of an agent saved in a
+	// checkpoint, for imago eval; nil for an algorithm whose Train takes
+	// no checkpoints (see withCheckpoints).
+	policy func(eng engine.Engine, run algos.RunConfig, cfg any, s *checkpoint.State) (algos.Policy, func(), error)
+}
+
+// withCheckpoints returns a marked as taking checkpoints (its Train saves
+// and resumes through an algos.Checkpointer) with policy, its package's
+// CheckpointPolicy, for imago eval.
+func withCheckpoints[C any](a algorithm, policy func(engine.Engine, algos.RunConfig, C, *checkpoint.State) (algos.Policy, func(), error)) algorithm {
+	a.policy = func(eng engine.Engine, run algos.RunConfig, cfg any, s *checkpoint.State) (algos.Policy, func(), error) {
+		return policy(eng, run, *cfg.(*C), s)
+	}
+	return a
 }
 
 // defineAlgorithm makes a table entry from an algorithm package's API,

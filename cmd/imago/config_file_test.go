@@ -52,7 +52,7 @@ func TestTrainBadConfigs(t *testing.T) {
 		{"unknown nested key", "sac:\n  batchsize: 64\n", nil,
 			[]string{`cfg.yaml:2: unknown key "sac.batchsize" (valid keys: hidden, batch_size,`}},
 		{"unknown run key", "run:\n  env: Pendulum-v1\n  stepz: 10\n", nil,
-			[]string{`cfg.yaml:3: unknown key "run.stepz" (valid keys: env, steps, seed, eval_every, eval_episodes)`}},
+			[]string{`cfg.yaml:3: unknown key "run.stepz" (valid keys: env, steps, seed, eval_every, eval_episodes, checkpoint_every)`}},
 		{"string for int", "sac:\n  gamma: 0.9\n  batch_size: abc\n", nil,
 			[]string{`cfg.yaml:3: sac.batch_size = "abc": want an integer (int): invalid syntax`}},
 		{"quoted string for int", "run: {steps: \"many\"}\n", nil,
@@ -203,12 +203,12 @@ fake:
 	if got.Algo != "fake" || got.Engine != "cpu" || !reflect.DeepEqual(got.Fake, want) {
 		t.Errorf("config.yaml:\n%s\nwant fake on cpu with %+v", text, want)
 	}
-	wantRun := map[string]any{"env": fakeEnvID, "steps": 60, "seed": 3, "eval_every": 10, "eval_episodes": 2}
+	wantRun := map[string]any{"env": fakeEnvID, "steps": 60, "seed": 3, "eval_every": 10, "eval_episodes": 2, "checkpoint_every": defaultCheckpointEvery}
 	if !reflect.DeepEqual(got.Run, wantRun) {
 		t.Errorf("run: %v, want %v (steps from the flag, the rest from the file)", got.Run, wantRun)
 	}
 	// The command without the file sets what differs from the preset.
-	if w := "--steps 60 --seed 3 --engine cpu --eval-every 10 --eval-episodes 2 --set hidden=3 --set lr=0.02 --set critic.tau=0.5\n"; !strings.Contains(text, w) {
+	if w := "--steps 60 --seed 3 --engine cpu --eval-every 10 --eval-episodes 2 --checkpoint-every 5000 --set hidden=3 --set lr=0.02 --set critic.tau=0.5\n"; !strings.Contains(text, w) {
 		t.Errorf("config.yaml lacks %q:\n%s", w, text)
 	}
 

@@ -38,6 +38,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			benchCommand(),
 			envsCommand(),
 			trainCommand(),
+			plotCommand(),
 			presetsCommand(),
 		},
 		// An unknown command is an error with a non-zero exit, not a help page.

@@ -56,6 +56,13 @@ func newProgress(w io.Writer, terminal bool, label string, total int, now func()
 		samples: []sample{{t, 0}}}
 }
 
+// resumeAt starts the count at steps, those of the checkpoint a resumed
+// run continues from.
+func (p *progress) resumeAt(steps int) {
+	p.steps = steps
+	p.samples = []sample{{p.start, steps}}
+}
+
 // isTerminal reports whether w is a terminal (a character device), the
 // test that keeps the bar out of CI logs and redirected output.
 func isTerminal(w io.Writer) bool {

@@ -18,15 +18,20 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/imago-rl/imago/algos"
+	"github.com/imago-rl/imago/internal/tensorboard"
 )
 
 // A run directory holds what `imago train` writes:
 //
-//	config.yaml  the resolved configuration, written before training starts
-//	metrics.csv  one row per evaluation, flushed as it is recorded
+//	config.yaml                 the resolved configuration, written before training starts
+//	metrics.csv                 one row per evaluation, flushed as it is recorded
+//	events.out.tfevents.*       the same rows as TensorBoard scalars, with steps_per_second
+//	checkpoints/step-N.{json,safetensors}  the newest checkpoints (algos/checkpoint)
+//	curve.png                   the evaluation curve, drawn when training ends
 const (
-	configFile  = "config.yaml"
-	metricsFile = "metrics.csv"
+	configFile     = "config.yaml"
+	metricsFile    = "metrics.csv"
+	checkpointsDir = "checkpoints"
 )
 
 // defaultOutDir is where a run goes without --out:
@@ -174,6 +179,10 @@ type metricsCSV struct {
 	std   int      // of eval_return_std
 	wall  int      // of wall_seconds, or -1 where the algorithm does not report it
 	rest  []int    // the indices of the other names, in order
+
+	// resumed is the header of the file a resumed run appends to, which
+	// the run's rows must match; nil for a new file.
+	resumed []string
 }
 
 // The columns every run's metrics.csv starts with.
@@ -212,6 +221,24 @@ func (m *metricsCSV) write(row algos.Row, wallSeconds float64) error {
 }
 
 func (m *metricsCSV) writeHeader(names []string) error {
+	header, err := m.columns(names)
+	if err != nil {
+		return err
+	}
+	if m.resumed != nil {
+		// The file has its header already: a resumed run must report the
+		// same columns.
+		if !slices.Equal(header, m.resumed) {
+			return fmt.Errorf("%s has columns %v; the resumed run reports %v", metricsFile, m.resumed, header)
+		}
+		return nil
+	}
+	return m.flush(header)
+}
+
+// columns sets the indices of the leading columns in names, and returns
+// the header of metrics.csv for rows of names.
+func (m *metricsCSV) columns(names []string) ([]string, error) {
 	m.ret, m.std, m.wall, m.rest = -1, -1, -1, nil
 	header := slices.Clone(leadingColumns)
 	for i, n := range names {
@@ -223,17 +250,62 @@ func (m *metricsCSV) writeHeader(names []string) error {
 		case "wall_seconds":
 			m.wall = i
 		case "env_steps":
-			return fmt.Errorf("metrics row names env_steps, which metrics.csv takes from Row.EnvSteps")
+			return nil, fmt.Errorf("metrics row names env_steps, which metrics.csv takes from Row.EnvSteps")
 		default:
 			m.rest = append(m.rest, i)
 			header = append(header, n)
 		}
 	}
 	if m.ret < 0 || m.std < 0 {
-		return fmt.Errorf("metrics row %v lacks eval_return or eval_return_std", names)
+		return nil, fmt.Errorf("metrics row %v lacks eval_return or eval_return_std", names)
 	}
 	m.names = slices.Clone(names)
-	return m.flush(header)
+	return header, nil
+}
+
+// resumeMetrics prepares the metrics.csv at path for a run resumed after
+// step: it keeps the header and the rows up to step (the resumed run
+// writes those after it again), replacing the file atomically, and returns
+// it open for appending, with a metricsCSV that expects the same columns.
+func resumeMetrics(path string, step int) (*os.File, *metricsCSV, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	records, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var header []string
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	for i, rec := range records {
+		if i == 0 {
+			header = rec
+		} else if n, err := strconv.Atoi(rec[0]); err != nil {
+			return nil, nil, fmt.Errorf("%s: line %d: env_steps %q is not an integer", path, i+1, rec[0])
+		} else if n > step {
+			break
+		}
+		if err := w.Write(rec); err != nil {
+			return nil, nil, err
+		}
+	}
+	w.Flush()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
+		return nil, nil, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	m := newMetricsCSV(f)
+	m.resumed = header
+	return f, m, nil
 }
 
 func (m *metricsCSV) flush(rec []string) error {
@@ -256,13 +328,40 @@ func formatFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) 
 // last evaluation for the summary line.
 type runReporter struct {
 	metrics  *metricsCSV
+	events   *tensorboard.Writer // nil for none
 	progress *progress
 	now      func() time.Time
 	start    time.Time
 
-	evals    int       // rows written to metrics.csv
-	last     algos.Row // the last row with an evaluation (a finite eval_return)
-	lastWall float64
+	evals     int       // rows written to metrics.csv
+	last      algos.Row // the last row with an evaluation (a finite eval_return)
+	lastWall  float64   // the wall time of the last row recorded
+	lastSteps int       // and its environment steps
+}
+
+// writeEvents writes row's values but wall_seconds to the TensorBoard
+// events as scalars of the row's step, with steps_per_second since the
+// previous row.
+func (r *runReporter) writeEvents(row algos.Row, wall float64) error {
+	if r.events == nil {
+		return nil
+	}
+	tags := make([]string, 0, len(row.Names)+1)
+	values := make([]float64, 0, len(row.Names)+1)
+	for i, n := range row.Names {
+		if n != "wall_seconds" {
+			tags = append(tags, n)
+			values = append(values, row.Values[i])
+		}
+	}
+	if dt := wall - r.lastWall; dt > 0 {
+		tags = append(tags, "steps_per_second")
+		values = append(values, float64(row.EnvSteps-r.lastSteps)/dt)
+	}
+	if err := r.events.Scalars(int64(row.EnvSteps), r.now(), tags, values); err != nil {
+		return fmt.Errorf("tensorboard events: %w", err)
+	}
+	return nil
 }
 
 var _ algos.Reporter = (*runReporter)(nil)
@@ -274,8 +373,12 @@ func (r *runReporter) Record(row algos.Row) error {
 	if err := r.metrics.write(row, wall); err != nil {
 		return err
 	}
+	if err := r.writeEvents(row, wall); err != nil {
+		return err
+	}
 	r.evals++
 	r.lastWall = wall
+	r.lastSteps = row.EnvSteps
 	// Some loops also record rows between evaluations (mpc, one per
 	// training episode), with eval_return NaN: they go to metrics.csv but
 	// are not evaluations to show.

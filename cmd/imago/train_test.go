@@ -167,13 +167,13 @@ func TestTrainWritesRun(t *testing.T) {
 	if cfg.Imago != version || cfg.Algo != "fake" || cfg.Engine != "cpu" || !reflect.DeepEqual(cfg.Fake, want) {
 		t.Errorf("config.yaml reads back as %+v, want fake config %+v\n%s", cfg, want, text)
 	}
-	wantRun := map[string]any{"env": fakeEnvID, "steps": 300, "seed": 3, "eval_every": 100, "eval_episodes": 3}
+	wantRun := map[string]any{"env": fakeEnvID, "steps": 300, "seed": 3, "eval_every": 100, "eval_episodes": 3, "checkpoint_every": defaultCheckpointEvery}
 	if !reflect.DeepEqual(cfg.Run, wantRun) {
 		t.Errorf("config.yaml run: %v, want %v", cfg.Run, wantRun)
 	}
 	for _, w := range []string{
 		"hidden: [4, 4]\n",
-		"imago train --algo fake --env " + fakeEnvID + " --steps 300 --seed 3 --engine cpu --eval-every 100 --eval-episodes 3 --set hidden=4,4 --set 'name=two words'\n",
+		"imago train --algo fake --env " + fakeEnvID + " --steps 300 --seed 3 --engine cpu --eval-every 100 --eval-episodes 3 --checkpoint-every 5000 --set hidden=4,4 --set 'name=two words'\n",
 	} {
 		if !strings.Contains(string(text), w) {
 			t.Errorf("config.yaml lacks %q:\n%s", w, text)
