@@ -82,11 +82,12 @@ package clearning
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
-	"time"
 
 	"github.com/imago-rl/imago/algos"
+	"github.com/imago-rl/imago/algos/checkpoint"
 	"github.com/imago-rl/imago/engine"
 	"github.com/imago-rl/imago/env"
 	"github.com/imago-rl/imago/nn"
@@ -133,10 +134,17 @@ const (
 // Progress after every environment step, and Record with the columns of
 // Columns after every run.EvalEvery steps and after the last step. It
 // returns ctx.Err() as soon as ctx is cancelled, the first error of
-// rep.Record, or an error for an invalid configuration or an environment
-// C-learning cannot run on.
+// rep.Record, an algos.DivergedError when a loss turns NaN or infinite, or
+// an error for an invalid configuration or an environment C-learning
+// cannot run on.
+//
+// When rep is an algos.Checkpointer (algos.Checkpoints), Train saves its
+// whole state when one is due, after the last step and when ctx is
+// cancelled, and continues from the state rep resumes, if any: a run
+// resumed from any of its checkpoints reports the same rows, wall_seconds
+// apart, as the run that was never interrupted. The training environment
+// must then be an env.Snapshotter, as every environment of package env is.
 func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Config, rep algos.Reporter) error {
-	start := time.Now()
 	if err := run.Validate(); err != nil {
 		return fmt.Errorf("clearning: %w", err)
 	}
@@ -179,15 +187,38 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 	act := newActor(eng, agent.Policy(), actSpace, layout.Obs)
 	defer act.free()
 
-	var (
-		episode   int64
-		obs       = trainEnv.Reset(run.Seed)
-		successes int // of the training episodes ended since the last evaluation
-		ended     int
-	)
-	for step := 1; step <= run.Steps; step++ {
-		if err := ctx.Err(); err != nil {
-			return err
+	episodes := algos.NewEpisodes(trainEnv, run.Seed)
+	// The training episodes that ended, and those of them that ended
+	// within the goal radius, since the last evaluation.
+	var train trainCounts
+	// save puts everything the loop carries from one step to the next
+	// into a checkpoint; resuming loads it back.
+	save := func(s *checkpoint.State) error {
+		agent.Save(s, "agent.")
+		buffer.Save(s, "replay")
+		s.PutRNG("rng", rng)
+		s.PutRNG("explore", explore)
+		s.PutRNG("relabel", relabel)
+		// A trainCounts of ints always marshals.
+		_ = s.PutValue("train_success", train)
+		return episodes.Save(s, "episodes")
+	}
+	saver := algos.NewSaver(rep)
+	from := 0
+	if s, step, err := saver.Resume(); err != nil {
+		return fmt.Errorf("clearning: %w", err)
+	} else if s != nil {
+		if err := errors.Join(agent.Load(s, "agent."), buffer.Load(s, "replay"),
+			s.RNG("rng", rng), s.RNG("explore", explore), s.RNG("relabel", relabel),
+			train.load(s, "train_success"), episodes.Load(s, "episodes")); err != nil {
+			return fmt.Errorf("clearning: resume: %w", err)
+		}
+		from = step
+	}
+
+	for step := from + 1; step <= run.Steps; step++ {
+		if ctx.Err() != nil {
+			return saver.Interrupted(ctx, step-1, save)
 		}
 
 		// Act: uniformly random actions until learning starts, then a
@@ -197,22 +228,22 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 		if step <= cfg.LearningStarts {
 			a = act.random(explore)
 		} else {
-			a = act.sample(obs, rng)
+			a = act.sample(episodes.Obs, rng)
 		}
-		next, _, terminated, truncated := trainEnv.Step(act.rescale(a))
+		next, reward, terminated, truncated := trainEnv.Step(act.rescale(a))
 
-		// Store the transition; its goal is relabelled when sampled.
+		// Store the transition; its goal is relabelled when sampled. An
+		// episode's success is read before the next one resets the
+		// environment.
 		done := terminated || truncated
-		buffer.Add(obs, a, next, done)
-		obs = next
+		buffer.Add(episodes.Obs, a, next, done)
 		if done {
 			if trainEnv.Success() {
-				successes++
+				train.Successes++
 			}
-			ended++
-			episode++
-			obs = trainEnv.Reset(run.Seed + episode)
+			train.Ended++
 		}
+		episodes.Step(next, reward, done)
 
 		// Learn: UpdatesPerStep gradient steps on relabelled minibatches,
 		// once LearningStarts random transitions are stored.
@@ -224,27 +255,58 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 		}
 		rep.Progress(step)
 
-		// Evaluate and report.
+		// Evaluate and report. An evaluation runs to its end even when
+		// ctx is cancelled during it, so that the checkpoint taken then
+		// follows a complete step.
 		if step%run.EvalEvery == 0 || step == run.Steps {
-			ev, err := Evaluate(ctx, evalEnv, act.mode, run.EvalEpisodes, run.Seed+algos.EvalSeedOffset)
+			ev, err := Evaluate(context.WithoutCancel(ctx), evalEnv, act.mode, run.EvalEpisodes, run.Seed+algos.EvalSeedOffset)
 			if err != nil {
 				return err
 			}
 			trainSuccess := nan()
-			if ended > 0 {
-				trainSuccess = float64(successes) / float64(ended)
+			if train.Ended > 0 {
+				trainSuccess = float64(train.Successes) / float64(train.Ended)
 			}
-			successes, ended = 0, 0
+			train = trainCounts{}
 			m := agent.TakeMetrics()
+			losses := []float64{m.Loss, m.ActorLoss, m.CPositive, m.CRandom, m.W}
+			if step > cfg.LearningStarts {
+				if err := algos.CheckFinite(step, Columns[6:11], losses, rep); err != nil {
+					return fmt.Errorf("clearning: %w", err)
+				}
+			}
 			row := algos.Row{EnvSteps: step, Names: Columns, Values: []float64{
 				ev.Return, ev.ReturnStd, ev.Success, ev.FinalDistance, ev.MinDistance,
-				trainSuccess, m.Loss, m.ActorLoss, m.CPositive, m.CRandom, m.W, time.Since(start).Seconds(),
+				trainSuccess, m.Loss, m.ActorLoss, m.CPositive, m.CRandom, m.W, saver.Elapsed(),
 			}}
 			if err := rep.Record(row); err != nil {
 				return fmt.Errorf("clearning: record evaluation at step %d: %w", step, err)
 			}
 		}
+		if err := saver.After(step, run.Steps, save); err != nil {
+			return fmt.Errorf("clearning: %w", err)
+		}
 	}
+	return nil
+}
+
+// trainCounts counts the training episodes that ended since the last
+// evaluation, and those of them that ended within the goal radius.
+type trainCounts struct {
+	Ended     int `json:"ended"`
+	Successes int `json:"successes"`
+}
+
+// load restores the counts saved as the value name.
+func (t *trainCounts) load(s *checkpoint.State, name string) error {
+	var v trainCounts
+	if err := s.Value(name, &v); err != nil {
+		return err
+	}
+	if v.Ended < 0 || v.Successes < 0 || v.Successes > v.Ended {
+		return fmt.Errorf("%s: %d successes of %d training episodes is impossible", name, v.Successes, v.Ended)
+	}
+	*t = v
 	return nil
 }
 

@@ -44,8 +44,8 @@ var algorithms = []algorithm{
 		withPresets(mve.PresetEnvs, mve.PresetYAML),
 	defineAlgorithm("steve", "Stochastic Ensemble Value Expansion (Buckman et al. 2018), uncertainty-weighted model targets", mve.PresetSTEVE, mve.Config.Validate, mve.Train).
 		withPresets(mve.PresetEnvs, mve.PresetYAML),
-	defineAlgorithm("clearning", "C-learning (Eysenbach, Salakhutdinov, Levine 2020), goal-conditioned classifier, point mazes", clearning.Preset, clearning.Config.Validate, clearning.Train).
-		withPresets(clearning.PresetEnvs, clearning.PresetYAML),
+	withCheckpoints(defineAlgorithm("clearning", "C-learning (Eysenbach, Salakhutdinov, Levine 2020), goal-conditioned classifier, point mazes", clearning.Preset, clearning.Config.Validate, clearning.Train).
+		withPresets(clearning.PresetEnvs, clearning.PresetYAML), clearning.CheckpointPolicy),
 	defineAlgorithm("mpc", "model-predictive control by CEM through the learned ensemble with TS-inf particles (PETS, Chua et al. 2018)", mpc.Preset, mpc.Config.Validate, mpc.Train).
 		withPresets(mpc.PresetEnvs, mpc.PresetYAML),
 	defineAlgorithm("mbpg", "likelihood-ratio policy gradient with a value baseline on learned-model rollouts (\"version 2.5\"), on the host", mbpg.Preset, mbpg.Config.Validate, mbpg.Train).
