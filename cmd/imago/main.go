@@ -39,6 +39,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			envsCommand(),
 			trainCommand(),
 			plotCommand(),
+			evalCommand(),
 			presetsCommand(),
 		},
 		// An unknown command is an error with a non-zero exit, not a help page.

@@ -61,7 +61,7 @@ func plotCommand() *cli.Command {
 			return fmt.Errorf("plot: %w; run 'imago plot --help' for the flags", err)
 		},
 		Action: func(c *cli.Context) error {
-			args, help, err := plotArgs(c)
+			args, help, err := trailingFlags(c)
 			if err != nil {
 				return err
 			}
@@ -75,12 +75,13 @@ func plotCommand() *cli.Command {
 	}
 }
 
-// plotArgs returns the arguments of `imago plot` that are not flags. The
+// trailingFlags returns the arguments of a command that are not flags. The
 // cli package stops reading flags at the first argument, and `imago plot
-// runs/A runs/B -o curves.png` is the natural order, so plotArgs reads
-// flags that come after the directories itself and sets them on c. "--"
-// ends the flags. help reports a -h or --help among them.
-func plotArgs(c *cli.Context) (args []string, help bool, err error) {
+// runs/A runs/B -o curves.png` or `imago eval runs/A --episodes 20` is the
+// natural order, so trailingFlags reads flags that come after the
+// arguments itself and sets them on c. Every flag takes a value (no
+// booleans). "--" ends the flags. help reports a -h or --help among them.
+func trailingFlags(c *cli.Context) (args []string, help bool, err error) {
 	// The cli package keeps one value per name of a flag and copies
 	// between them only as it parses; set the first name, which is the one
 	// read.
@@ -106,17 +107,17 @@ func plotArgs(c *cli.Context) (args []string, help bool, err error) {
 			continue
 		}
 		if _, ok := canonical[name]; !ok {
-			return nil, false, fmt.Errorf("plot: flag provided but not defined: %s; run 'imago plot --help' for the flags", a)
+			return nil, false, fmt.Errorf("%s: flag provided but not defined: %s; run 'imago %s --help' for the flags", c.Command.Name, a, c.Command.Name)
 		}
 		if !hasValue {
 			if i+1 == len(rest) {
-				return nil, false, fmt.Errorf("plot: flag needs an argument: %s", a)
+				return nil, false, fmt.Errorf("%s: flag needs an argument: %s", c.Command.Name, a)
 			}
 			i++
 			value = rest[i]
 		}
 		if err := c.Set(canonical[name], value); err != nil {
-			return nil, false, fmt.Errorf("plot: %s %s: %w", a, value, err)
+			return nil, false, fmt.Errorf("%s: %s %s: %w", c.Command.Name, a, value, err)
 		}
 	}
 	return args, help, nil
