@@ -98,6 +98,7 @@ func trainCommand() *cli.Command {
 			&cli.StringFlag{Name: "env", Value: defaultEnv, Usage: "environment id (see imago envs)"},
 			&cli.IntFlag{Name: "steps", Value: defaultSteps, Usage: "environment steps of training"},
 			&cli.Int64Flag{Name: "seed", Value: 0, Usage: "seed of the engine's generator and the environments"},
+			&cli.StringFlag{Name: "seeds", Usage: "train one run per seed, all at once, e.g. `0,1,2` or 0-4 (each in its own run directory: seed-N under --out if given)"},
 			&cli.StringFlag{Name: "engine", Value: "auto", EnvVars: []string{"IMAGO_ENGINE"},
 				Usage: "compute engine (see imago engines), or auto for the GPU if there is one, else the CPU"},
 			&cli.IntFlag{Name: "eval-every", Value: defaultEvalEvery, Usage: "environment steps between evaluations"},
@@ -143,10 +144,24 @@ func trainCommand() *cli.Command {
 					}
 				}
 			}
+			var seeds []int64
+			if c.IsSet("seeds") {
+				if c.IsSet("seed") || opts.resume != "" {
+					return fmt.Errorf("--seeds cannot be given with --seed or --resume")
+				}
+				s, err := parseSeeds(c.String("seeds"))
+				if err != nil {
+					return err
+				}
+				seeds = s
+			}
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			// After the first signal a second one kills at once.
 			context.AfterFunc(ctx, stop)
+			if seeds != nil {
+				return trainSeeds(ctx, opts, seeds, c.App.Writer, c.App.ErrWriter, isTerminal(c.App.ErrWriter), time.Now)
+			}
 			return train(ctx, opts, c.App.Writer, c.App.ErrWriter, isTerminal(c.App.ErrWriter), time.Now)
 		},
 	}
