@@ -10,7 +10,7 @@
 // td3_continuous_action.py: act, store the transition, take the gradient
 // steps (update.go), evaluate. Every hyperparameter is in Config
 // (config.go) with its default and source, and per-environment adjustments
-// are in one table (presets.go). The Agent's parts are exported for
+// are in one table (presets.yaml, embedded). The Agent's parts are exported for
 // algos/mve, which changes only the critics' targets.
 //
 // Determinism: a run is a pure function of its RunConfig, its Config, the

@@ -16,7 +16,7 @@ const (
 
 // Config holds every hyperparameter of MVE and STEVE. Defaults returns
 // MVE's documented defaults and DefaultsSTEVE STEVE's; Preset and
-// PresetSTEVE adjust them per environment (presets.go). Sources:
+// PresetSTEVE adjust them per environment (presets.yaml, embedded). Sources:
 //
 //   - [MVE] Feinberg et al., "Model-Based Value Estimation for Efficient
 //     Model-Free Reinforcement Learning", 2018 (arXiv:1803.00101),
@@ -42,7 +42,7 @@ type Config struct {
 	// Algorithm 1) as well as at the real pair; false regresses at the
 	// real pair only, towards the same H-step target. Default true
 	// ([MVE]); false in the Pendulum-v1 preset, where the trick stops the
-	// policy improving (see Agent, and presets.go for the runs). Read only
+	// policy improving (see Agent, and presets.yaml for the runs). Read only
 	// by MVE: STEVE regresses at the real pair only.
 	TDK bool `yaml:"td_k"`
 	// ModelTrainFreq is the number of environment steps between model

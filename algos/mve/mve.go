@@ -12,7 +12,7 @@
 // Train reads top to bottom like the other loops: train the model when due,
 // act, store the transition, take the gradient steps (agent.go), evaluate.
 // Every hyperparameter is in Config (config.go) with its default and
-// source, and per-environment adjustments are in one table (presets.go).
+// source, and per-environment adjustments are in one table (presets.yaml, embedded).
 // Preset is MVE's and PresetSTEVE STEVE's, so that `imago train --algo
 // mve` and `--algo steve` are one table entry each.
 //

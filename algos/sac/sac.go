@@ -7,7 +7,7 @@
 // Train reads top to bottom like CleanRL's sac_continuous_action.py: act,
 // store the transition, take the gradient steps (update.go), evaluate. Every
 // hyperparameter is in Config (config.go) with its default and source, and
-// per-environment adjustments are in one table (presets.go).
+// per-environment adjustments are in one table (presets.yaml, embedded).
 //
 // Determinism: a run is a pure function of its RunConfig, its Config, the
 // engine and the build. The engine's Philox stream, seeded by RunConfig.Seed,
