@@ -25,12 +25,13 @@ package bptt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"time"
 
 	"github.com/imago-rl/imago/algos"
+	"github.com/imago-rl/imago/algos/checkpoint"
 	"github.com/imago-rl/imago/algos/mbpo"
 	"github.com/imago-rl/imago/algos/replay"
 	"github.com/imago-rl/imago/algos/sac"
@@ -61,9 +62,17 @@ const HostKey = 0xb977_0000_2000_0001
 // of the deterministic policy (the squashed mean). It returns ctx.Err() as
 // soon as ctx is cancelled, the first error of rep.Record, or an error for
 // an invalid configuration, an environment without a bounded Box action
-// space, or a diverged model.
+// space, or a diverged model (an algos.DivergedError when a column of the
+// model or the policy steps turns NaN or infinite).
+//
+// When rep is an algos.Checkpointer (algos.Checkpoints), Train saves its
+// whole state when one is due, after the last step and when ctx is
+// cancelled, and continues from the state rep resumes, if any: a run
+// resumed from any of its checkpoints reports the same rows, wall_seconds
+// apart, as the run that was never interrupted. The learned model's state
+// comes from mbpo.Dynamics' Save and Load; a build whose mbpo.Dynamics
+// lacks them refuses a Checkpointer with an error before training.
 func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Config, rep algos.Reporter) error {
-	start := time.Now()
 	if err := run.Validate(); err != nil {
 		return fmt.Errorf("bptt: %w", err)
 	}
@@ -81,7 +90,8 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 	}
 	obsDim, actDim := trainEnv.ObservationSpace().Dim(), space.Dim()
 
-	host := rand.New(rand.NewPCG(uint64(run.Seed), HostKey))
+	hostSrc := rand.NewPCG(uint64(run.Seed), HostKey)
+	host := rand.New(hostSrc)
 	policy, err := NewGaussianPolicy(obsDim, actDim, cfg.PolicyHidden, cfg.InitLogStd, space.Low, space.High)
 	if err != nil {
 		return fmt.Errorf("bptt: %w", err)
@@ -104,25 +114,69 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 	defer dyn.Free()
 
 	var (
-		episode      int64
-		obs          = trainEnv.Reset(run.Seed)
-		epReturn     float64
-		sumReturns   float64
-		endedReturns int
-		modelMSE     = math.NaN()
-		sumModelRet  float64
-		sumGradNorm  float64
-		updates      int
-		tr           replay.Transitions
-		act32        = make([]float32, actDim)
+		episodes    = algos.NewEpisodes(trainEnv, run.Seed)
+		modelMSE    = math.NaN()
+		sumModelRet float64
+		sumGradNorm float64
+		updates     int
+		tr          replay.Transitions
+		act32       = make([]float32, actDim)
 	)
-	for step := 1; step <= run.Steps; step++ {
-		if err := ctx.Err(); err != nil {
+	// Checkpoints need the learned model's own Save and Load
+	// (dynamicsCheckpointer); a build without them refuses them here.
+	saver := algos.NewSaver(rep)
+	var model dynamicsCheckpointer
+	if saver.Enabled() {
+		if model, err = dynamicsCheckpoint(dyn); err != nil {
+			return fmt.Errorf("bptt: %w", err)
+		}
+	}
+	// save puts everything the loop carries from one step to the next
+	// into a checkpoint: the policy and its optimizer, the learned model,
+	// the real data, the generators, the training episodes (the
+	// environment included) and the sums since the last evaluation.
+	save := func(s *checkpoint.State) error {
+		policy.Save(s, "policy")
+		opt.Save(s, "policy_opt")
+		model.Save(s, "model.")
+		buffer.Save(s, "replay")
+		starts.Save(s, "starts")
+		s.PutPCG("host_rng", hostSrc)
+		s.PutRNG("rng", rng)
+		s.PutFloats("loop.sums", []float64{modelMSE, sumModelRet, sumGradNorm})
+		if err := s.PutValue("loop", loopState{Updates: updates}); err != nil {
 			return err
+		}
+		return episodes.Save(s, "episodes")
+	}
+	from := 0
+	if s, step, err := saver.Resume(); err != nil {
+		return fmt.Errorf("bptt: %w", err)
+	} else if s != nil {
+		var loop loopState
+		if err := errors.Join(policy.Load(s, "policy"), opt.Load(s, "policy_opt"), model.Load(s, "model."),
+			buffer.Load(s, "replay"), starts.Load(s, "starts", obsDim), s.PCG("host_rng", hostSrc),
+			s.RNG("rng", rng), s.Value("loop", &loop), episodes.Load(s, "episodes")); err != nil {
+			return fmt.Errorf("bptt: resume: %w", err)
+		}
+		sums, err := s.Floats("loop.sums")
+		if err != nil {
+			return fmt.Errorf("bptt: resume: %w", err)
+		}
+		if len(sums) != len(loopSums) {
+			return fmt.Errorf("bptt: resume: loop.sums holds %d values, want %d (%v)", len(sums), len(loopSums), loopSums)
+		}
+		modelMSE, sumModelRet, sumGradNorm, updates = sums[0], sums[1], sums[2], loop.Updates
+		from = step
+	}
+	for step := from + 1; step <= run.Steps; step++ {
+		if ctx.Err() != nil {
+			return saver.Interrupted(ctx, step-1, save)
 		}
 
 		// Act: uniformly random until the first model training, then a
 		// sample of the policy.
+		obs := episodes.Obs
 		var a []float64
 		if step <= cfg.InitialSteps {
 			a = RandomAction(host, space)
@@ -130,21 +184,13 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 			a, _ = policy.Act(obs, normals(host, actDim), false)
 		}
 		next, reward, terminated, truncated := trainEnv.Step(a)
-		epReturn += reward
 		for i, v := range a {
 			act32[i] = float32(v)
 		}
 		tr.Set(obs, act32, reward, next, terminated)
 		buffer.Add(tr)
 		starts.Add(obs)
-		obs = next
-		if terminated || truncated {
-			sumReturns += epReturn
-			endedReturns++
-			episode++
-			epReturn = 0
-			obs = trainEnv.Reset(run.Seed + episode)
-		}
+		episodes.Step(next, reward, terminated || truncated)
 
 		// Learn: fit the model, then take PolicyUpdates pathwise gradient
 		// steps on its rollouts.
@@ -186,20 +232,34 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 		}
 		rep.Progress(step)
 
+		// Evaluate and report. An evaluation runs to its end even when
+		// ctx is cancelled during it, so that the checkpoint taken then
+		// follows a complete step.
 		if step%run.EvalEvery == 0 || step == run.Steps {
-			mean, std, err := algos.Evaluate(ctx, evalEnv, policy.Mode, run.EvalEpisodes, run.Seed+algos.EvalSeedOffset)
+			mean, std, err := algos.Evaluate(context.WithoutCancel(ctx), evalEnv, policy.Mode, run.EvalEpisodes, run.Seed+algos.EvalSeedOffset)
 			if err != nil {
 				return err
 			}
+			modelRet, gradNorm := ratio(sumModelRet, updates), ratio(sumGradNorm, updates)
+			if updates > 0 {
+				// Without policy steps since the last evaluation the
+				// means are NaN by definition.
+				if err := algos.CheckFinite(step, Columns[3:6], []float64{modelMSE, modelRet, gradNorm}, rep); err != nil {
+					return fmt.Errorf("bptt: %w", err)
+				}
+			}
 			row := algos.Row{EnvSteps: step, Names: Columns, Values: []float64{
-				mean, std, ratio(sumReturns, endedReturns),
-				modelMSE, ratio(sumModelRet, updates), ratio(sumGradNorm, updates),
-				MeanStd(policy), time.Since(start).Seconds(),
+				mean, std, episodes.TakeMeanReturn(),
+				modelMSE, modelRet, gradNorm,
+				MeanStd(policy), saver.Elapsed(),
 			}}
-			sumReturns, endedReturns, sumModelRet, sumGradNorm, updates = 0, 0, 0, 0, 0
+			sumModelRet, sumGradNorm, updates = 0, 0, 0
 			if err := rep.Record(row); err != nil {
 				return fmt.Errorf("bptt: record evaluation at step %d: %w", step, err)
 			}
+		}
+		if err := saver.After(step, run.Steps, save); err != nil {
+			return fmt.Errorf("bptt: %w", err)
 		}
 	}
 	return nil

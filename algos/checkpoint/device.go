@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 
 	"github.com/imago-rl/imago/engine"
@@ -216,5 +217,28 @@ func (s *State) Env(name string, e env.Env) error {
 	if err := sn.Restore(st.Data); err != nil {
 		return fmt.Errorf("%s: value %q: restore environment %T: %w", s.where(), name, e, err)
 	}
+	return nil
+}
+
+// PutPCG stores the state of the math/rand/v2 source src (a host-side
+// generator of a training loop) as the value name.
+func (s *State) PutPCG(name string, src *rand.PCG) {
+	// A PCG always marshals, and bytes always encode.
+	b, _ := src.MarshalBinary()
+	_ = s.PutValue(name, b)
+}
+
+// PCG restores into src the state PutPCG stored under name. On an error src
+// is left as it was.
+func (s *State) PCG(name string, src *rand.PCG) error {
+	var b []byte
+	if err := s.Value(name, &b); err != nil {
+		return err
+	}
+	var next rand.PCG
+	if err := next.UnmarshalBinary(b); err != nil {
+		return fmt.Errorf("%s: value %q: %w", s.where(), name, err)
+	}
+	*src = next
 	return nil
 }

@@ -20,6 +20,7 @@ type Agent struct {
 	cfg                   Config
 	numStates, numActions int
 	act, plan             *rand.Rand // the generators of acting and of planning
+	actSrc, planSrc       *rand.PCG  // their sources, whose state a checkpoint keeps
 
 	q []float64 // q[s·numActions + a]
 
@@ -69,12 +70,15 @@ func NewAgent(cfg Config, numStates, numActions int, seed uint64) (*Agent, error
 	for i := range idx {
 		idx[i] = -1
 	}
+	actSrc, planSrc := rand.NewPCG(seed, actStream), rand.NewPCG(seed, planStream)
 	return &Agent{
 		cfg:        cfg,
 		numStates:  numStates,
 		numActions: numActions,
-		act:        rand.New(rand.NewPCG(seed, actStream)),
-		plan:       rand.New(rand.NewPCG(seed, planStream)),
+		act:        rand.New(actSrc),
+		plan:       rand.New(planSrc),
+		actSrc:     actSrc,
+		planSrc:    planSrc,
 		q:          make([]float64, numStates*numActions),
 		modelIndex: idx,
 		ties:       make([]int, 0, numActions),

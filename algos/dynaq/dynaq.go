@@ -27,12 +27,13 @@ package dynaq
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"time"
 
 	"github.com/imago-rl/imago/algos"
+	"github.com/imago-rl/imago/algos/checkpoint"
 	"github.com/imago-rl/imago/engine"
 	"github.com/imago-rl/imago/env"
 )
@@ -78,8 +79,14 @@ const evalStream = 0xe7a1
 // It returns ctx.Err() as soon as ctx is cancelled, the first error of
 // rep.Record, or an error for an invalid configuration or an environment
 // that is not tabular with discrete actions.
+//
+// When rep is an algos.Checkpointer (algos.Checkpoints), Train saves its
+// whole state when one is due, after the last step and when ctx is
+// cancelled, and continues from the state rep resumes, if any: a run
+// resumed from any of its checkpoints reports the same rows, wall_seconds
+// apart, as the run that was never interrupted. The training environment
+// must then be an env.Snapshotter, as every environment of package env is.
 func Train(ctx context.Context, _ engine.Engine, run algos.RunConfig, cfg Config, rep algos.Reporter) error {
-	start := time.Now()
 	if err := run.Validate(); err != nil {
 		return fmt.Errorf("dynaq: %w", err)
 	}
@@ -100,20 +107,34 @@ func Train(ctx context.Context, _ engine.Engine, run algos.RunConfig, cfg Config
 	}
 
 	var (
-		episode    int64
-		action     = []float64{0}
-		epReturn   float64
-		epSteps    int
-		sumReturns float64 // of the training episodes ended since the last evaluation
-		sumSteps   int
-		ended      int
-		cumulative float64
+		action = []float64{0}
+		loop   loopState
 	)
 	trainEnv.Reset(run.Seed)
-	s := trainEnv.StateID()
-	for step := 1; step <= run.Steps; step++ {
-		if err := ctx.Err(); err != nil {
+	// save puts everything the loop carries from one step to the next
+	// into a checkpoint: the agent, the training environment (its step
+	// count decides the changing mazes' layout) and the loop's counters.
+	save := func(st *checkpoint.State) error {
+		agent.Save(st, "agent.")
+		if err := st.PutEnv("env", trainEnv); err != nil {
 			return err
+		}
+		return st.PutValue("loop", loop)
+	}
+	saver := algos.NewSaver(rep)
+	from := 0
+	if st, step, err := saver.Resume(); err != nil {
+		return fmt.Errorf("dynaq: %w", err)
+	} else if st != nil {
+		if err := errors.Join(agent.Load(st, "agent."), st.Env("env", trainEnv), st.Value("loop", &loop)); err != nil {
+			return fmt.Errorf("dynaq: resume: %w", err)
+		}
+		from = step
+	}
+	s := trainEnv.StateID()
+	for step := from + 1; step <= run.Steps; step++ {
+		if ctx.Err() != nil {
+			return saver.Interrupted(ctx, step-1, save)
 		}
 
 		// Act, observe, learn.
@@ -123,42 +144,59 @@ func Train(ctx context.Context, _ engine.Engine, run algos.RunConfig, cfg Config
 		next := trainEnv.StateID()
 		agent.Learn(s, a, r, next, terminated)
 		s = next
-		epReturn += r
-		epSteps++
-		cumulative += r
+		loop.EpReturn += r
+		loop.EpSteps++
+		loop.Cumulative += r
 		if terminated || truncated {
-			sumReturns += epReturn
-			sumSteps += epSteps
-			ended++
-			episode++
-			epReturn, epSteps = 0, 0
-			trainEnv.Reset(run.Seed + episode)
+			loop.SumReturns += loop.EpReturn
+			loop.SumSteps += loop.EpSteps
+			loop.Ended++
+			loop.Episode++
+			loop.EpReturn, loop.EpSteps = 0, 0
+			trainEnv.Reset(run.Seed + loop.Episode)
 			s = trainEnv.StateID()
 		}
 		rep.Progress(step)
 
-		// Evaluate and report.
+		// Evaluate and report. An evaluation runs to its end even when
+		// ctx is cancelled during it, so that the checkpoint taken then
+		// follows a complete step.
 		if step%run.EvalEvery == 0 || step == run.Steps {
-			mean, std, steps, err := evaluate(ctx, agent, trainEnv, evalEnv, run, cfg.EvalMaxSteps)
+			mean, std, steps, err := evaluate(context.WithoutCancel(ctx), agent, trainEnv, evalEnv, run, cfg.EvalMaxSteps)
 			if err != nil {
 				return err
 			}
 			trainReturn, episodeSteps := math.NaN(), math.NaN()
-			if ended > 0 {
-				trainReturn = sumReturns / float64(ended)
-				episodeSteps = float64(sumSteps) / float64(ended)
+			if loop.Ended > 0 {
+				trainReturn = loop.SumReturns / float64(loop.Ended)
+				episodeSteps = float64(loop.SumSteps) / float64(loop.Ended)
 			}
-			sumReturns, sumSteps, ended = 0, 0, 0
+			loop.SumReturns, loop.SumSteps, loop.Ended = 0, 0, 0
 			row := algos.Row{EnvSteps: step, Names: Columns, Values: []float64{
 				mean, std, steps,
-				trainReturn, episodeSteps, float64(episode), cumulative, time.Since(start).Seconds(),
+				trainReturn, episodeSteps, float64(loop.Episode), loop.Cumulative, saver.Elapsed(),
 			}}
 			if err := rep.Record(row); err != nil {
 				return fmt.Errorf("dynaq: record evaluation at step %d: %w", step, err)
 			}
 		}
+		if err := saver.After(step, run.Steps, save); err != nil {
+			return fmt.Errorf("dynaq: %w", err)
+		}
 	}
 	return nil
+}
+
+// loopState is what Train counts besides the agent, saved in its
+// checkpoints.
+type loopState struct {
+	Episode    int64   `json:"episode"`     // training episodes ended so far
+	EpReturn   float64 `json:"ep_return"`   // of the episode in progress
+	EpSteps    int     `json:"ep_steps"`    // of the episode in progress
+	SumReturns float64 `json:"sum_returns"` // of the episodes ended since the last evaluation
+	SumSteps   int     `json:"sum_steps"`   // of the episodes ended since the last evaluation
+	Ended      int     `json:"ended"`       // episodes ended since the last evaluation
+	Cumulative float64 `json:"cumulative"`  // every training reward so far
 }
 
 // makeTabular makes the environment id and checks that it is an

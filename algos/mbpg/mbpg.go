@@ -24,13 +24,14 @@ package mbpg
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"time"
 
 	"github.com/imago-rl/imago/algos"
 	"github.com/imago-rl/imago/algos/bptt"
+	"github.com/imago-rl/imago/algos/checkpoint"
 	"github.com/imago-rl/imago/algos/mbpo"
 	"github.com/imago-rl/imago/algos/replay"
 	"github.com/imago-rl/imago/algos/sac"
@@ -62,9 +63,17 @@ const hostKey = 0x3b96_0000_2500_0001
 // of the deterministic policy (the squashed mean). It returns ctx.Err() as
 // soon as ctx is cancelled, the first error of rep.Record, or an error for
 // an invalid configuration, an environment without a bounded Box action
-// space, or a diverged model or policy.
+// space, or a diverged model or policy (an algos.DivergedError when a
+// column of the model or the policy steps turns NaN or infinite).
+//
+// When rep is an algos.Checkpointer (algos.Checkpoints), Train saves its
+// whole state when one is due, after the last step and when ctx is
+// cancelled, and continues from the state rep resumes, if any: a run
+// resumed from any of its checkpoints reports the same rows, wall_seconds
+// apart, as the run that was never interrupted. The learned model's state
+// comes from mbpo.Dynamics' Save and Load; a build whose mbpo.Dynamics
+// lacks them refuses a Checkpointer with an error before training.
 func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Config, rep algos.Reporter) error {
-	start := time.Now()
 	if err := run.Validate(); err != nil {
 		return fmt.Errorf("mbpg: %w", err)
 	}
@@ -82,7 +91,8 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 	}
 	obsDim, actDim := trainEnv.ObservationSpace().Dim(), space.Dim()
 
-	host := rand.New(rand.NewPCG(uint64(run.Seed), hostKey))
+	hostSrc := rand.NewPCG(uint64(run.Seed), hostKey)
+	host := rand.New(hostSrc)
 	policy, err := bptt.NewGaussianPolicy(obsDim, actDim, cfg.PolicyHidden, cfg.InitLogStd, space.Low, space.High)
 	if err != nil {
 		return fmt.Errorf("mbpg: %w", err)
@@ -106,11 +116,7 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 	defer dyn.Free()
 
 	var (
-		episode      int64
-		obs          = trainEnv.Reset(run.Seed)
-		epReturn     float64
-		sumReturns   float64
-		endedReturns int
+		episodes     = algos.NewEpisodes(trainEnv, run.Seed)
 		modelMSE     = math.NaN()
 		sumModelRet  float64
 		sumValueLoss float64
@@ -118,13 +124,65 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 		tr           replay.Transitions
 		act32        = make([]float32, actDim)
 	)
-	for step := 1; step <= run.Steps; step++ {
-		if err := ctx.Err(); err != nil {
+	// Checkpoints need the learned model's own Save and Load
+	// (dynamicsCheckpointer); a build without them refuses them here.
+	saver := algos.NewSaver(rep)
+	var model dynamicsCheckpointer
+	if saver.Enabled() {
+		if model, err = dynamicsCheckpoint(dyn); err != nil {
+			return fmt.Errorf("mbpg: %w", err)
+		}
+	}
+	// save puts everything the loop carries from one step to the next
+	// into a checkpoint: the policy, the value baseline and their
+	// optimizers, the learned model, the real data, the generators, the
+	// training episodes (the environment included) and the sums since the
+	// last evaluation.
+	save := func(s *checkpoint.State) error {
+		policy.Save(s, "policy")
+		policyOpt.Save(s, "policy_opt")
+		value.Save(s, "value")
+		valueOpt.Save(s, "value_opt")
+		model.Save(s, "model.")
+		buffer.Save(s, "replay")
+		starts.Save(s, "starts")
+		s.PutPCG("host_rng", hostSrc)
+		s.PutRNG("rng", rng)
+		s.PutFloats("loop.sums", []float64{modelMSE, sumModelRet, sumValueLoss})
+		if err := s.PutValue("loop", loopState{Updates: updates}); err != nil {
 			return err
+		}
+		return episodes.Save(s, "episodes")
+	}
+	from := 0
+	if s, step, err := saver.Resume(); err != nil {
+		return fmt.Errorf("mbpg: %w", err)
+	} else if s != nil {
+		var loop loopState
+		if err := errors.Join(policy.Load(s, "policy"), policyOpt.Load(s, "policy_opt"),
+			value.Load(s, "value"), valueOpt.Load(s, "value_opt"), model.Load(s, "model."),
+			buffer.Load(s, "replay"), starts.Load(s, "starts", obsDim), s.PCG("host_rng", hostSrc),
+			s.RNG("rng", rng), s.Value("loop", &loop), episodes.Load(s, "episodes")); err != nil {
+			return fmt.Errorf("mbpg: resume: %w", err)
+		}
+		sums, err := s.Floats("loop.sums")
+		if err != nil {
+			return fmt.Errorf("mbpg: resume: %w", err)
+		}
+		if len(sums) != len(loopSums) {
+			return fmt.Errorf("mbpg: resume: loop.sums holds %d values, want %d (%v)", len(sums), len(loopSums), loopSums)
+		}
+		modelMSE, sumModelRet, sumValueLoss, updates = sums[0], sums[1], sums[2], loop.Updates
+		from = step
+	}
+	for step := from + 1; step <= run.Steps; step++ {
+		if ctx.Err() != nil {
+			return saver.Interrupted(ctx, step-1, save)
 		}
 
 		// Act: uniformly random until the first model training, then a
 		// sample of the policy.
+		obs := episodes.Obs
 		var a []float64
 		if step <= cfg.InitialSteps {
 			a = bptt.RandomAction(host, space)
@@ -136,21 +194,13 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 			a, _ = policy.Act(obs, xi, false)
 		}
 		next, reward, terminated, truncated := trainEnv.Step(a)
-		epReturn += reward
 		for i, v := range a {
 			act32[i] = float32(v)
 		}
 		tr.Set(obs, act32, reward, next, terminated)
 		buffer.Add(tr)
 		starts.Add(obs)
-		obs = next
-		if terminated || truncated {
-			sumReturns += epReturn
-			endedReturns++
-			episode++
-			epReturn = 0
-			obs = trainEnv.Reset(run.Seed + episode)
-		}
+		episodes.Step(next, reward, terminated || truncated)
 
 		// Learn: fit the model, then take PolicyUpdates policy gradient
 		// steps, each on fresh model rollouts.
@@ -186,20 +236,34 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 		}
 		rep.Progress(step)
 
+		// Evaluate and report. An evaluation runs to its end even when
+		// ctx is cancelled during it, so that the checkpoint taken then
+		// follows a complete step.
 		if step%run.EvalEvery == 0 || step == run.Steps {
-			mean, std, err := algos.Evaluate(ctx, evalEnv, policy.Mode, run.EvalEpisodes, run.Seed+algos.EvalSeedOffset)
+			mean, std, err := algos.Evaluate(context.WithoutCancel(ctx), evalEnv, policy.Mode, run.EvalEpisodes, run.Seed+algos.EvalSeedOffset)
 			if err != nil {
 				return err
 			}
+			modelRet, valueLoss := ratio(sumModelRet, updates), ratio(sumValueLoss, updates)
+			if updates > 0 {
+				// Without policy steps since the last evaluation the
+				// means are NaN by definition.
+				if err := algos.CheckFinite(step, Columns[3:6], []float64{modelMSE, modelRet, valueLoss}, rep); err != nil {
+					return fmt.Errorf("mbpg: %w", err)
+				}
+			}
 			row := algos.Row{EnvSteps: step, Names: Columns, Values: []float64{
-				mean, std, ratio(sumReturns, endedReturns),
-				modelMSE, ratio(sumModelRet, updates), ratio(sumValueLoss, updates),
-				bptt.MeanStd(policy), time.Since(start).Seconds(),
+				mean, std, episodes.TakeMeanReturn(),
+				modelMSE, modelRet, valueLoss,
+				bptt.MeanStd(policy), saver.Elapsed(),
 			}}
-			sumReturns, endedReturns, sumModelRet, sumValueLoss, updates = 0, 0, 0, 0, 0
+			sumModelRet, sumValueLoss, updates = 0, 0, 0
 			if err := rep.Record(row); err != nil {
 				return fmt.Errorf("mbpg: record evaluation at step %d: %w", step, err)
 			}
+		}
+		if err := saver.After(step, run.Steps, save); err != nil {
+			return fmt.Errorf("mbpg: %w", err)
 		}
 	}
 	return nil

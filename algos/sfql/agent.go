@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+
+	"github.com/imago-rl/imago/algos/checkpoint"
 )
 
 // Table is a tabular function of state-action pairs with d values per
@@ -139,6 +141,12 @@ type learner interface {
 	// how many of them took a previous task's policy's action (SFQL; 0, 0
 	// for Q-learning).
 	transfers() (greedy, transferred int)
+	// save puts the learner's tables and counters into s under prefix
+	// (not its generator: the runner owns the source); load restores them
+	// for a run that has begun tasks tasks, leaving the learner as it was
+	// on an error (checkpoint.go).
+	save(s *checkpoint.State, prefix string)
+	load(s *checkpoint.State, prefix string, tasks int) error
 }
 
 // sfAgent is SFQL ([SF] appendix, the SFQL pseudo-code; [Gimelfarb]

@@ -26,12 +26,13 @@ package sfql
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"time"
 
 	"github.com/imago-rl/imago/algos"
+	"github.com/imago-rl/imago/algos/checkpoint"
 	"github.com/imago-rl/imago/engine"
 	"github.com/imago-rl/imago/env"
 )
@@ -76,10 +77,13 @@ type runner struct {
 	env     TaskEnv
 	learner learner
 	tasks   *rand.Rand
-	w       []float64 // the current task's true vector
-	task    int       // tasks begun so far
-	s       int
-	action  []float64
+	// The sources of tasks and of the learner's generator, whose states a
+	// checkpoint keeps.
+	taskSrc, agentSrc *rand.PCG
+	w                 []float64 // the current task's true vector
+	task              int       // tasks begun so far
+	s                 int
+	action            []float64
 
 	episodeReturn float64
 	cumulative    float64
@@ -93,13 +97,15 @@ func newRunner(cfg Config, e TaskEnv, seed int64) (*runner, error) {
 	if e.FeatureDim() < 2 {
 		return nil, fmt.Errorf("%d features: need at least one besides the goal's", e.FeatureDim())
 	}
-	l, err := newLearner(cfg, space.N, e.FeatureDim(), rand.New(rand.NewPCG(uint64(seed), agentStream)))
+	agentSrc, taskSrc := rand.NewPCG(uint64(seed), agentStream), rand.NewPCG(uint64(seed), taskStream)
+	l, err := newLearner(cfg, space.N, e.FeatureDim(), rand.New(agentSrc))
 	if err != nil {
 		return nil, err
 	}
 	return &runner{
 		cfg: cfg, env: e, learner: l,
-		tasks:  rand.New(rand.NewPCG(uint64(seed), taskStream)),
+		tasks:   rand.New(taskSrc),
+		taskSrc: taskSrc, agentSrc: agentSrc,
 		action: []float64{0},
 	}, nil
 }
@@ -164,8 +170,13 @@ var Columns = []string{
 //
 // It returns ctx.Err() as soon as ctx is cancelled, the first error of
 // rep.Record, or an error for an invalid configuration or environment.
+//
+// When rep is an algos.Checkpointer (algos.Checkpoints), Train saves its
+// whole state when one is due, after the last step and when ctx is
+// cancelled, and continues from the state rep resumes, if any: a run
+// resumed from any of its checkpoints reports the same rows, wall_seconds
+// apart, as the run that was never interrupted.
 func Train(ctx context.Context, _ engine.Engine, run algos.RunConfig, cfg Config, rep algos.Reporter) error {
-	start := time.Now()
 	if err := run.Validate(); err != nil {
 		return fmt.Errorf("sfql: %w", err)
 	}
@@ -185,29 +196,49 @@ func Train(ctx context.Context, _ engine.Engine, run algos.RunConfig, cfg Config
 		return fmt.Errorf("sfql: %s: %w", run.Env, err)
 	}
 
-	var sumReturns float64 // of the training episodes ended since the last evaluation
-	var ended int
-	for step := 1; step <= run.Steps; step++ {
-		if err := ctx.Err(); err != nil {
+	var loop loopState // the training episodes ended since the last evaluation
+	// save puts everything the loop carries from one step to the next
+	// into a checkpoint: the runner (the learner, the task, the training
+	// environment, the generators) and the loop's sums.
+	save := func(s *checkpoint.State) error {
+		if err := r.save(s, "runner."); err != nil {
 			return err
 		}
+		return s.PutValue("loop", loop)
+	}
+	saver := algos.NewSaver(rep)
+	from := 0
+	if s, step, err := saver.Resume(); err != nil {
+		return fmt.Errorf("sfql: %w", err)
+	} else if s != nil {
+		if err := errors.Join(r.load(s, "runner."), s.Value("loop", &loop)); err != nil {
+			return fmt.Errorf("sfql: resume: %w", err)
+		}
+		from = step
+	}
+	for step := from + 1; step <= run.Steps; step++ {
+		if ctx.Err() != nil {
+			return saver.Interrupted(ctx, step-1, save)
+		}
 		if _, done, ret := r.step(step); done {
-			sumReturns += ret
-			ended++
+			loop.SumReturns += ret
+			loop.Ended++
 		}
 		rep.Progress(step)
 
+		// An evaluation runs to its end even when ctx is cancelled during
+		// it, so that the checkpoint taken then follows a complete step.
 		if step%run.EvalEvery == 0 || step == run.Steps {
 			evalEnv.SetTask(r.w)
-			mean, std, err := evaluate(ctx, r.learner, evalEnv, run)
+			mean, std, err := evaluate(context.WithoutCancel(ctx), r.learner, evalEnv, run)
 			if err != nil {
 				return err
 			}
 			trainReturn := math.NaN()
-			if ended > 0 {
-				trainReturn = sumReturns / float64(ended)
+			if loop.Ended > 0 {
+				trainReturn = loop.SumReturns / float64(loop.Ended)
 			}
-			sumReturns, ended = 0, 0
+			loop = loopState{}
 			wErr, transfer := math.NaN(), math.NaN()
 			if cfg.Method == MethodSFQL {
 				wErr = distance(r.learner.task(), r.w)
@@ -217,14 +248,24 @@ func Train(ctx context.Context, _ engine.Engine, run algos.RunConfig, cfg Config
 			}
 			row := algos.Row{EnvSteps: step, Names: Columns, Values: []float64{
 				mean, std, float64(r.task), trainReturn,
-				r.cumulative, wErr, transfer, time.Since(start).Seconds(),
+				r.cumulative, wErr, transfer, saver.Elapsed(),
 			}}
 			if err := rep.Record(row); err != nil {
 				return fmt.Errorf("sfql: record evaluation at step %d: %w", step, err)
 			}
 		}
+		if err := saver.After(step, run.Steps, save); err != nil {
+			return fmt.Errorf("sfql: %w", err)
+		}
 	}
 	return nil
+}
+
+// loopState is what Train sums besides the runner, saved in its
+// checkpoints.
+type loopState struct {
+	SumReturns float64 `json:"sum_returns"` // of the training episodes ended since the last evaluation
+	Ended      int     `json:"ended"`       // the training episodes ended since the last evaluation
 }
 
 // makeTaskEnv makes the environment id and checks that it is a TaskEnv.

@@ -2,12 +2,13 @@ package sr
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"time"
 
 	"github.com/imago-rl/imago/algos"
+	"github.com/imago-rl/imago/algos/checkpoint"
 	"github.com/imago-rl/imago/engine"
 	"github.com/imago-rl/imago/env"
 )
@@ -42,8 +43,13 @@ var Columns = []string{
 //
 // It returns ctx.Err() as soon as ctx is cancelled, the first error of
 // rep.Record, or an error for an invalid configuration or environment.
+//
+// When rep is an algos.Checkpointer (algos.Checkpoints), Train saves its
+// whole state when one is due, after the last step and when ctx is
+// cancelled, and continues from the state rep resumes, if any: a run
+// resumed from any of its checkpoints reports the same rows, wall_seconds
+// apart, as the run that was never interrupted.
 func Train(ctx context.Context, _ engine.Engine, run algos.RunConfig, cfg Config, rep algos.Reporter) error {
-	start := time.Now()
 	if err := run.Validate(); err != nil {
 		return fmt.Errorf("sr: %w", err)
 	}
@@ -64,40 +70,70 @@ func Train(ctx context.Context, _ engine.Engine, run algos.RunConfig, cfg Config
 	if err != nil {
 		return fmt.Errorf("sr: %s: %w", run.Env, err)
 	}
-	rng := rand.New(rand.NewPCG(uint64(run.Seed), 0))
+	src := rand.NewPCG(uint64(run.Seed), 0)
+	rng := rand.New(src)
 
 	var (
-		episode int64
-		action  = []float64{0}
-		visited = make([]bool, numStates)
-		nVisits int
+		action = []float64{0}
+		loop   = loopState{Visited: make([]bool, numStates)}
 	)
 	trainEnv.Reset(run.Seed)
 	startState := trainEnv.StateID()
-	s := startState
-	for step := 1; step <= run.Steps; step++ {
-		if err := ctx.Err(); err != nil {
+	// save puts everything the loop carries from one step to the next
+	// into a checkpoint.
+	save := func(st *checkpoint.State) error {
+		learner.Save(st, "learner.")
+		st.PutPCG("rng", src)
+		if err := st.PutEnv("env", trainEnv); err != nil {
 			return err
+		}
+		return st.PutValue("loop", loop)
+	}
+	saver := algos.NewSaver(rep)
+	from := 0
+	if st, step, err := saver.Resume(); err != nil {
+		return fmt.Errorf("sr: %w", err)
+	} else if st != nil {
+		if err := errors.Join(learner.Load(st, "learner."), st.PCG("rng", src), st.Env("env", trainEnv), st.Value("loop", &loop)); err != nil {
+			return fmt.Errorf("sr: resume: %w", err)
+		}
+		if len(loop.Visited) != numStates {
+			return fmt.Errorf("sr: resume: the checkpoint's visited states are %d, want %d", len(loop.Visited), numStates)
+		}
+		from = step
+	}
+	nVisits := 0
+	for _, v := range loop.Visited {
+		if v {
+			nVisits++
+		}
+	}
+	s := trainEnv.StateID()
+	for step := from + 1; step <= run.Steps; step++ {
+		if ctx.Err() != nil {
+			return saver.Interrupted(ctx, step-1, save)
 		}
 		a := rng.IntN(numActions)
 		action[0] = float64(a)
 		_, r, terminated, truncated := trainEnv.Step(action)
 		next := trainEnv.StateID()
 		learner.Update(s, a, r, next, terminated)
-		if !visited[s] {
-			visited[s] = true
+		if !loop.Visited[s] {
+			loop.Visited[s] = true
 			nVisits++
 		}
 		s = next
 		if terminated || truncated {
-			episode++
-			trainEnv.Reset(run.Seed + episode)
+			loop.Episode++
+			trainEnv.Reset(run.Seed + loop.Episode)
 			s = trainEnv.StateID()
 		}
 		rep.Progress(step)
 
+		// An evaluation runs to its end even when ctx is cancelled during
+		// it, so that the checkpoint taken then follows a complete step.
 		if step%run.EvalEvery == 0 || step == run.Steps {
-			mean, std, err := evaluate(ctx, evalEnv, numActions, run, cfg.EvalMaxSteps)
+			mean, std, err := evaluate(context.WithoutCancel(ctx), evalEnv, numActions, run, cfg.EvalMaxSteps)
 			if err != nil {
 				return err
 			}
@@ -106,17 +142,20 @@ func Train(ctx context.Context, _ engine.Engine, run algos.RunConfig, cfg Config
 			if model, ok := trainEnv.(interface {
 				Transition(s, a int) (int, float64, bool)
 			}); ok {
-				vExact, srError, err = compare(learner, policy, model.Transition, cfg.Gamma, visited, startState)
+				vExact, srError, err = compare(learner, policy, model.Transition, cfg.Gamma, loop.Visited, startState)
 				if err != nil {
 					return fmt.Errorf("sr: %w", err)
 				}
 			}
 			row := algos.Row{EnvSteps: step, Names: Columns, Values: []float64{
-				mean, std, vStart, vExact, srError, float64(nVisits), time.Since(start).Seconds(),
+				mean, std, vStart, vExact, srError, float64(nVisits), saver.Elapsed(),
 			}}
 			if err := rep.Record(row); err != nil {
 				return fmt.Errorf("sr: record evaluation at step %d: %w", step, err)
 			}
+		}
+		if err := saver.After(step, run.Steps, save); err != nil {
+			return fmt.Errorf("sr: %w", err)
 		}
 	}
 	return nil

@@ -19,6 +19,7 @@ import (
 	"github.com/imago-rl/imago/algos/sfql"
 	"github.com/imago-rl/imago/algos/sr"
 	"github.com/imago-rl/imago/engine"
+	"github.com/imago-rl/imago/env"
 )
 
 // The flagship default of `imago train` with no flags: an algorithm and an
@@ -52,10 +53,10 @@ var algorithms = []algorithm{
 		withPresets(mbpg.PresetEnvs, mbpg.PresetYAML),
 	defineAlgorithm("bptt", "policy learning by backpropagation through learned-model rollouts, pathwise gradient (\"version 2.0\"), on the host", bptt.Preset, bptt.Config.Validate, bptt.Train).
 		withPresets(bptt.PresetEnvs, bptt.PresetYAML),
-	defineAlgorithm("dyna-q", "Dyna-Q and Dyna-Q+ (Sutton and Barto 8.2-8.3), tabular, on the host", dynaq.Preset, dynaq.Config.Validate, dynaq.Train).
-		withPresets(dynaq.PresetEnvs, dynaq.PresetYAML),
-	defineAlgorithm("sr", "successor representation of a fixed policy learned by TD (Dayan 1993), tabular, on the host", sr.Preset, sr.Config.Validate, sr.Train),
-	defineAlgorithm("sfql", "successor features with generalised policy improvement (Barreto et al. 2017), tabular, on the host", sfql.Preset, sfql.Config.Validate, sfql.Train),
+	withCheckpoints(defineAlgorithm("dyna-q", "Dyna-Q and Dyna-Q+ (Sutton and Barto 8.2-8.3), tabular, on the host", dynaq.Preset, dynaq.Config.Validate, dynaq.Train).
+		withPresets(dynaq.PresetEnvs, dynaq.PresetYAML), dynaq.CheckpointPolicy),
+	withCheckpoints(defineAlgorithm("sr", "successor representation of a fixed policy learned by TD (Dayan 1993), tabular, on the host", sr.Preset, sr.Config.Validate, sr.Train), sr.CheckpointPolicy),
+	withEvalTask(withCheckpoints(defineAlgorithm("sfql", "successor features with generalised policy improvement (Barreto et al. 2017), tabular, on the host", sfql.Preset, sfql.Config.Validate, sfql.Train), sfql.CheckpointPolicy)),
 }
 
 // algorithm is one entry of the table, with its Config type erased: config
@@ -78,6 +79,9 @@ type algorithm struct {
 	// checkpoint, for imago eval; nil for an algorithm whose Train takes
 	// no checkpoints (see withCheckpoints).
 	policy func(eng engine.Engine, run algos.RunConfig, cfg any, s *checkpoint.State) (algos.Policy, func(), error)
+	// prepareEval, where not nil, readies the environment of imago eval
+	// for the saved agent (sfql: the task it was learning).
+	prepareEval func(e env.Env, s *checkpoint.State) error
 }
 
 // withCheckpoints returns a marked as taking checkpoints (its Train saves
@@ -113,6 +117,24 @@ func defineAlgorithm[C any](
 // the environment ids that have one (sorted) and the text of one.
 func (a algorithm) withPresets(envs func() []string, text func(envID string) (string, bool)) algorithm {
 	a.presetEnvs, a.presetYAML = envs, text
+	return a
+}
+
+// withEvalTask returns a (sfql) with the evaluation environment given the
+// task of the saved agent, which a fresh FourRooms-v0 does not have.
+func withEvalTask(a algorithm) algorithm {
+	a.prepareEval = func(e env.Env, s *checkpoint.State) error {
+		t, ok := e.(interface{ SetTask(w []float64) })
+		if !ok {
+			return fmt.Errorf("%T has no tasks to set", e)
+		}
+		w, err := sfql.CheckpointTask(s)
+		if err != nil {
+			return err
+		}
+		t.SetTask(w)
+		return nil
+	}
 	return a
 }
 

@@ -101,6 +101,11 @@ func evaluate(c *cli.Context, dir string, episodes, step int, seed *int64, engin
 	if err != nil {
 		return err
 	}
+	if tr.algo.prepareEval != nil {
+		if err := tr.algo.prepareEval(e, state); err != nil {
+			return fmt.Errorf("%s: checkpoint of step %d: %w", dir, meta.Step, err)
+		}
+	}
 	first := tr.run.Seed + algos.EvalSeedOffset
 	if seed != nil {
 		first = *seed

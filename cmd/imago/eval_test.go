@@ -6,6 +6,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/imago-rl/imago/algos"
+	"github.com/imago-rl/imago/algos/checkpoint"
+	"github.com/imago-rl/imago/engine/cpu"
 )
 
 // TestEval checks that imago eval of a finished run with the run's own
@@ -62,4 +66,31 @@ func TestEval(t *testing.T) {
 			t.Errorf("imago %s: %v, want one line with %q", strings.Join(c.args, " "), err, c.want)
 		}
 	}
+}
+
+// TestEveryPolicyTakesItsConfig checks the type erasure of withCheckpoints:
+// each algorithm's policy function takes its own Config and refuses an
+// empty checkpoint with an error, not a panic.
+func TestEveryPolicyTakesItsConfig(t *testing.T) {
+	for _, a := range algorithms {
+		if a.policy == nil {
+			continue
+		}
+		envID := defaultEnv
+		if ids := presetEnvsOf(a); len(ids) > 0 {
+			envID = ids[0]
+		}
+		run := algos.RunConfig{Env: envID, Steps: 10, EvalEvery: 10, EvalEpisodes: 1}
+		_, _, err := a.policy(cpu.New(), run, a.config(envID), checkpoint.NewState())
+		if err == nil {
+			t.Errorf("%s: the policy of an empty checkpoint has no error", a.name)
+		}
+	}
+}
+
+func presetEnvsOf(a algorithm) []string {
+	if a.presetEnvs == nil {
+		return nil
+	}
+	return a.presetEnvs()
 }
