@@ -79,7 +79,8 @@ type Policy func(obs []float64) []float64
 // Evaluate runs episodes episodes of e with policy, seeding episode i's
 // Reset with seed+i, and returns the mean and the population standard
 // deviation of the undiscounted returns. It stops early, returning ctx's
-// error, when ctx is cancelled.
+// error, when ctx is cancelled, and returns an error for an action that is
+// not finite.
 func Evaluate(ctx context.Context, e env.Env, policy Policy, episodes int, seed int64) (mean, std float64, err error) {
 	if episodes <= 0 {
 		return 0, 0, fmt.Errorf("evaluate: %d episodes; need at least 1", episodes)
@@ -91,7 +92,13 @@ func Evaluate(ctx context.Context, e env.Env, policy Policy, episodes int, seed 
 		}
 		obs := e.Reset(seed + int64(i))
 		for {
-			next, r, term, trunc := e.Step(policy(obs))
+			a := policy(obs)
+			for _, x := range a {
+				if math.IsNaN(x) || math.IsInf(x, 0) {
+					return 0, 0, fmt.Errorf("evaluate: the policy's action holds %v: its parameters have diverged", x)
+				}
+			}
+			next, r, term, trunc := e.Step(a)
 			returns[i] += r
 			if term || trunc {
 				break

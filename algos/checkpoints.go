@@ -111,10 +111,22 @@ func CheckFinite(step int, names []string, values []float64, rep Reporter) error
 	for i, v := range values {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			e := &DivergedError{Step: step, Quantity: names[i], Value: v}
-			if c, ok := rep.(*Checkpoints); ok {
+			if c, ok := rep.(*Checkpoints); ok && c.Saved > 0 {
 				e.LastGood, e.Dir = c.Saved, c.Dir
 			}
 			return e
+		}
+	}
+	return nil
+}
+
+// CheckAction returns a DivergedError when the action a policy chose holds
+// a NaN or an infinity (its parameters have diverged), before the action
+// reaches an environment, which would refuse it.
+func CheckAction(step int, a []float32, rep Reporter) error {
+	for _, x := range a {
+		if v := float64(x); math.IsNaN(v) || math.IsInf(v, 0) {
+			return CheckFinite(step, []string{"the policy's action"}, []float64{v}, rep)
 		}
 	}
 	return nil

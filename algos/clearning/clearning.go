@@ -230,6 +230,9 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 		} else {
 			a = act.sample(episodes.Obs, rng)
 		}
+		if err := algos.CheckAction(step, a, rep); err != nil {
+			return fmt.Errorf("clearning: %w", err)
+		}
 		next, reward, terminated, truncated := trainEnv.Step(act.rescale(a))
 
 		// Store the transition; its goal is relabelled when sampled. An

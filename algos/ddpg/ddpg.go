@@ -135,6 +135,9 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 		} else {
 			a = actor.Explore(episodes.Obs, rng)
 		}
+		if err := algos.CheckAction(step, a, rep); err != nil {
+			return fmt.Errorf("ddpg: %w", err)
+		}
 		next, reward, terminated, truncated := trainEnv.Step(actor.Rescale(a))
 
 		// Store the transition. A truncated episode's last transition is
