@@ -60,6 +60,34 @@ type Config struct {
 	// ([jannerm] mbpo.py constructor; its configs use [20, 150, 1, 15] for
 	// Hopper and [1, 15, 1, 1] for InvertedPendulum).
 	RolloutSchedule []int `yaml:"rollout_schedule"`
+	// RolloutActions is where the model rollouts' actions come from: the
+	// "choose a" of the general Dyna recipe (Levine, CS 285, lecture
+	// "Model-Based Policy Learning": collect (s, a, s', r), learn the
+	// model, then repeatedly sample s from the buffer, choose a from the
+	// buffer, from π or at random, simulate s' and r with the model, train
+	// on (s, a, s', r) model-free, and optionally take more model-based
+	// steps; see docs/dyna.md). The start states are always drawn from the
+	// real buffer.
+	//
+	//   - "policy": every imagined step samples the current policy π(·|s),
+	//     SAC's stochastic policy with its own exploration: MBPO's branched
+	//     rollouts ([MBPO] Algorithm 2; [jannerm] mbpo.py _rollout_model,
+	//     self._policy.actions_np) and the imagination rollouts of MBA (Gu
+	//     et al. 2016, "Continuous Deep Q-Learning with Model-based
+	//     Acceleration": synthetic on-policy experience, with exploration,
+	//     from states the real agent visited);
+	//   - "buffer": the first imagined step takes the action stored with
+	//     its start state in the real buffer, later steps π's: the
+	//     lecture's "a from the buffer", which at rollout length 1
+	//     re-simulates the real transitions with the model;
+	//   - "random": every imagined step takes an action uniform in
+	//     (−1, 1)^|A|, drawn from the engine's Philox stream: random
+	//     shooting for exploration, data that π would not choose (MOPO's
+	//     rollout_random, tianheyu927/mopo, mopo/algorithms/mopo.py
+	//     _rollout_model).
+	//
+	// The empty string is "policy". Default "policy" ([jannerm]).
+	RolloutActions ActionSource `yaml:"rollout_actions"`
 	// RetainEpochs is how many epochs of rollouts the model buffer keeps:
 	// its capacity is RolloutBatchSize·length·(EpochLength/ModelTrainFreq)·
 	// RetainEpochs transitions, a ring (see ModelBufferCapacity). Default 1
@@ -132,6 +160,7 @@ func Defaults() Config {
 		RealRatio:        0.05,
 		RolloutBatchSize: 100_000,
 		RolloutSchedule:  []int{20, 100, 1, 1},
+		RolloutActions:   ActionsFromPolicy,
 		RetainEpochs:     1,
 		Members:          7,
 		Elites:           5,
@@ -191,6 +220,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("model_lr = %g: must be positive and finite", c.ModelLR)
 	case !(c.ModelMaxSeconds >= 0):
 		return fmt.Errorf("model_max_seconds = %g: must be non-negative (0 for no cap)", c.ModelMaxSeconds)
+	}
+	if err := c.RolloutActions.validate(); err != nil {
+		return err
 	}
 	if _, err := ParseSchedule(c.RolloutSchedule); err != nil {
 		return err

@@ -11,13 +11,16 @@
 // take UpdatesPerStep SAC updates on minibatches mixing the two buffers at
 // RealRatio; evaluate. Every hyperparameter is in Config (config.go) with its
 // default and source, and per-environment adjustments are in one table
-// (presets.go).
+// (presets.go). The rollouts' actions come from the policy, as MBPO's do,
+// or, as the general Dyna recipe allows, from the real buffer or at random
+// (Config.RolloutActions; docs/dyna.md maps every setting to the recipe).
 //
 // Determinism: a run is a pure function of its RunConfig, its Config, the
 // engine and the build, unless Config.ModelMaxSeconds caps model training by
 // the clock. The engine's Philox stream, seeded by RunConfig.Seed,
 // initialises the networks and draws the model's bootstraps, every
-// minibatch, the rollouts' start states and all policy and model noise; the
+// minibatch, the rollouts' start states, all policy and model noise and
+// the rollouts' random actions (Config.RolloutActions "random"); the
 // random actions of the initial steps and the model's holdout splits and
 // reshuffles come from host-side Philox streams with keys derived from the
 // seed. Apart from the columns measured in seconds, two runs with the same
@@ -128,9 +131,10 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 	defer modelBuf.Free()
 	rollout := NewRollout(eng, dynamics.Model, agent.Policy(), RolloutSpec{
 		Obs: obsDim, Act: actDim, Termination: termination, MaxBatch: cfg.RolloutBatchSize,
+		Actions: cfg.RolloutActions,
 	})
 	defer rollout.Free()
-	starts := newStarts(eng, cfg.RolloutBatchSize, obsDim)
+	starts := newStarts(eng, cfg.RolloutBatchSize, obsDim, actDim, cfg.RolloutActions == ActionsFromBuffer)
 	defer starts.free(eng)
 	batch := replay.NewBatch(eng, cfg.SAC.BatchSize, obsDim, actDim)
 	defer batch.Free(eng)
@@ -176,7 +180,7 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 			t0 = time.Now()
 			rolloutLen = schedule.Length(timestep / cfg.EpochLength)
 			modelBuf.Resize(ModelBufferCapacity(cfg.RolloutBatchSize, rolloutLen, cfg.EpochLength, cfg.ModelTrainFreq, cfg.RetainEpochs))
-			modelBuf.Added(rollout.Run(starts.draw(eng, realBuf, rng), rolloutLen, dynamics.Elites, rng, modelBuf.Buffer))
+			modelBuf.Added(starts.rollout(eng, rollout, realBuf, rolloutLen, dynamics.Elites, rng, modelBuf.Buffer))
 			eng.Sync()
 			rolloutSec += time.Since(t0).Seconds()
 		}
@@ -270,26 +274,45 @@ func terminationOf(id string, e env.Env) (env.Termination, error) {
 }
 
 // starts holds the start states of a batch of rollouts, drawn uniformly
-// with replacement from the real buffer (jannerm: sampler.random_batch).
+// with replacement from the real buffer (jannerm: sampler.random_batch),
+// and, for rollouts whose first actions come from the buffer, the actions
+// stored with them.
 type starts struct {
 	idx *engine.Tensor // Int32 [B]
 	obs *engine.Tensor // [B, Obs]
+	act *engine.Tensor // [B, Act], or nil where the actions are not the buffer's
 }
 
-func newStarts(eng engine.Engine, n, obsDim int) *starts {
-	return &starts{idx: eng.New(engine.Int32, n), obs: eng.New(engine.Float32, n, obsDim)}
+// newStarts allocates the start rows of rollouts of n start states, with
+// their actions when withActions.
+func newStarts(eng engine.Engine, n, obsDim, actDim int, withActions bool) *starts {
+	s := &starts{idx: eng.New(engine.Int32, n), obs: eng.New(engine.Float32, n, obsDim)}
+	if withActions {
+		s.act = eng.New(engine.Float32, n, actDim)
+	}
+	return s
 }
 
-// draw fills the start states from real with one RandInt and one Gather.
-func (s *starts) draw(eng engine.Engine, real *replay.Buffer, rng *engine.RNG) *engine.Tensor {
+// rollout draws the start rows from real with one RandInt and a Gather of
+// the states (and of the actions stored with them, with the same indices),
+// and rolls the model out from them for horizon steps into into, returning
+// the transitions added (Rollout.Run).
+func (s *starts) rollout(eng engine.Engine, r *Rollout, real *replay.Buffer, horizon int, elites []int, rng *engine.RNG, into *replay.Buffer) int {
 	eng.RandInt(s.idx, rng, real.Len())
 	eng.Gather(s.obs, real.Obs, s.idx)
-	return s.obs
+	if s.act == nil {
+		return r.Run(s.obs, horizon, elites, rng, into)
+	}
+	eng.Gather(s.act, real.Act, s.idx)
+	return r.RunWithActions(s.obs, s.act, horizon, elites, rng, into)
 }
 
 func (s *starts) free(eng engine.Engine) {
 	eng.Free(s.idx)
 	eng.Free(s.obs)
+	if s.act != nil {
+		eng.Free(s.act)
+	}
 }
 
 // ModelBuffer is MBPO's model replay buffer: a replay.Buffer ring whose

@@ -3,12 +3,65 @@ package mbpo
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/imago-rl/imago/algos/replay"
 	"github.com/imago-rl/imago/engine"
 	"github.com/imago-rl/imago/env"
 	"github.com/imago-rl/imago/nn"
 )
+
+// ActionSource is where a model rollout's actions come from: the "choose
+// a" of the general Dyna recipe (see Config.RolloutActions and
+// docs/dyna.md). The zero value is ActionsFromPolicy.
+type ActionSource string
+
+// The action sources of a model rollout.
+const (
+	// ActionsFromPolicy samples the policy at every imagined step:
+	// MBPO's branched rollouts.
+	ActionsFromPolicy ActionSource = "policy"
+	// ActionsFromBuffer takes, at the first imagined step, the action
+	// stored with each start state in the real buffer (which
+	// Rollout.RunWithActions takes), and the policy's at the later steps.
+	ActionsFromBuffer ActionSource = "buffer"
+	// ActionsRandom takes, at every imagined step, an action uniform in
+	// (−1, 1)^Act from the engine's random stream.
+	ActionsRandom ActionSource = "random"
+)
+
+// ActionSources lists the valid action sources.
+var ActionSources = []ActionSource{ActionsFromPolicy, ActionsFromBuffer, ActionsRandom}
+
+// validate returns an error naming the allowed sources unless a is one of
+// them or empty.
+func (a ActionSource) validate() error {
+	if a == "" || slices.Contains(ActionSources, a) {
+		return nil
+	}
+	return fmt.Errorf("rollout_actions = %q: want one of %q, %q or %q", string(a), ActionsFromPolicy, ActionsFromBuffer, ActionsRandom)
+}
+
+// policyAt reports whether step s of a rollout samples the policy.
+func (a ActionSource) policyAt(s int) bool {
+	switch a {
+	case ActionsFromBuffer:
+		return s > 0
+	case ActionsRandom:
+		return false
+	}
+	return true
+}
+
+// opsAt returns the number of rollout ops, each with a cursor of the chain,
+// of step s of a rollout: SampleAction where the step samples the policy,
+// then PickMembers, SampleTransition and TerminateCompact.
+func (a ActionSource) opsAt(s int) int {
+	if a.policyAt(s) {
+		return 4
+	}
+	return 3
+}
 
 // RolloutSpec describes the model rollouts a Rollout runs.
 type RolloutSpec struct {
@@ -32,6 +85,13 @@ type RolloutSpec struct {
 	// MaxBatch is the most start states a Run takes: the device workspaces
 	// are allocated for it. Required.
 	MaxBatch int
+	// Actions is where the rollouts' actions come from; the zero value is
+	// ActionsFromPolicy. With ActionsFromBuffer the rollouts run through
+	// RunWithActions, with the others through Run. ActionsRandom's uniform
+	// (−1, 1) actions are rescaled onto [ActLow, ActHigh] as the policy's
+	// are; ActionsFromBuffer's are taken as given, in the units the model
+	// sees.
+	Actions ActionSource
 }
 
 // Rollout runs MBPO's model rollouts (Janner et al. 2019, Algorithm 2;
@@ -46,7 +106,10 @@ type RolloutSpec struct {
 //
 //  1. the policy network runs on the states, and engine.SampleAction
 //     samples an action a = tanh(μ + σ·ε) for every row (nn.Policy's
-//     tanh-squashed Gaussian), rescaled when the spec says;
+//     tanh-squashed Gaussian), rescaled when the spec says; a step whose
+//     actions come from elsewhere (the spec's Actions: the start rows'
+//     stored actions at the first step, or uniform random ones, both in
+//     place before the steps run) skips this;
 //  2. engine.PickMembers draws each row's elite member uniformly at random,
 //     and engine.EnsembleRowForward evaluates only that member for the row,
 //     on the standardised [obs, a] (the official code evaluates all seven
@@ -67,11 +130,11 @@ type RolloutSpec struct {
 // host neither waits for a step nor learns its count until the Run ends,
 // and the H steps of a Run issue no transfer between host and device: one
 // upload at the start (the elite ids and the first cursor), one download at
-// the end (the cursor chain, 8·(4H+1) bytes, which holds every step's count
-// and the stream's end). The cost of not knowing: the networks run over all
-// B rows at every step, the dead ones included, so a Run whose rows
-// terminate early takes the time of one where none does, instead of a
-// round trip and a wait for the device at every step.
+// the end (the cursor chain, at most 8·(4H+1) bytes, which holds every
+// step's count and the stream's end). The cost of not knowing: the
+// networks run over all B rows at every step, the dead ones included, so a
+// Run whose rows terminate early takes the time of one where none does,
+// instead of a round trip and a wait for the device at every step.
 //
 // The transitions are staged on the device, step s in rows [s·B, (s+1)·B)
 // of staging tensors of horizon·MaxBatch rows (allocated by the first Run
@@ -297,19 +360,60 @@ func (r *Rollout) stepRows(s, b int) (obs, act, next, reward, term, live *engine
 // buffer) with the members elites (ids into the ensemble, at least one),
 // adds every imagined transition to into, and returns how many it added: B
 // at the first step, then the rows still live at each later one (see
-// Rollout). starts is not modified.
+// Rollout). starts is not modified. The actions come from the spec's
+// source, which must not be ActionsFromBuffer (see RunWithActions).
 //
 // Randomness comes from rng alone, in a fixed order that any engine
-// reproduces: at each step of n live rows, one RandNormal of n·Act values
-// (the policy's noise, row-major), one RandInt of n picks into elites, and
-// one RandNormal of n·(Obs+1) values (the model's noise, row-major), each
-// from where the one before left the counter, as if drawn by the
-// primitives. rng ends past all of them. Runs from the same seed on the
-// same engine are identical; the CPU and CUDA engines draw the same
-// numbers, so their rollouts agree to rounding, up to a row whose
+// reproduces: with ActionsRandom first one RandUniform of horizon·B·Act
+// values (every step's actions, row-major, step after step); then at each
+// step of n live rows, one RandNormal of n·Act values (the policy's noise,
+// row-major; only at a step that samples the policy), one RandInt of n
+// picks into elites, and one RandNormal of n·(Obs+1) values (the model's
+// noise, row-major), each from where the one before left the counter, as
+// if drawn by the primitives. rng ends past all of them. Runs from the same
+// seed on the same engine are identical; the CPU and CUDA engines draw the
+// same numbers, so their rollouts agree to rounding, up to a row whose
 // termination is decided within rounding of a bound: it ends on one engine
 // and goes on on the other, and the rows and draws after it shift.
 func (r *Rollout) Run(starts *engine.Tensor, horizon int, elites []int, rng *engine.RNG, into *replay.Buffer) (added int) {
+	if r.spec.Actions == ActionsFromBuffer {
+		panic("mbpo: Rollout.Run: the spec's actions come from the buffer; call RunWithActions with the start states' actions")
+	}
+	return r.run(starts, nil, horizon, elites, rng, into)
+}
+
+// RunWithActions is Run for a spec whose Actions is ActionsFromBuffer:
+// acts ([B, Act], on the device) holds the actions stored with the start
+// states in the real buffer, row i with starts' row i, in the units the
+// model sees, and the first step takes them instead of sampling the
+// policy, so that at horizon 1 the rollout re-simulates the real
+// transitions (s, a) with the model; the later steps sample the policy.
+// The first step draws no policy noise. acts is not modified.
+func (r *Rollout) RunWithActions(starts, acts *engine.Tensor, horizon int, elites []int, rng *engine.RNG, into *replay.Buffer) (added int) {
+	if r.spec.Actions != ActionsFromBuffer {
+		panic(fmt.Sprintf("mbpo: Rollout.RunWithActions: the spec's actions come from %q, not from the buffer; call Run", r.source()))
+	}
+	if acts == nil || acts.Rank() != 2 || acts.Dim(0) != starts.Dim(0) || acts.Dim(1) != r.spec.Act {
+		shape := []int(nil)
+		if acts != nil {
+			shape = acts.Shape()
+		}
+		panic(fmt.Sprintf("mbpo: Rollout.RunWithActions: actions %v for start states %v, want [%d %d]", shape, starts.Shape(), starts.Dim(0), r.spec.Act))
+	}
+	return r.run(starts, acts, horizon, elites, rng, into)
+}
+
+// source returns the spec's action source, the zero value read as
+// ActionsFromPolicy.
+func (r *Rollout) source() ActionSource {
+	if r.spec.Actions == "" {
+		return ActionsFromPolicy
+	}
+	return r.spec.Actions
+}
+
+// run is Run and RunWithActions; acts is nil but for ActionsFromBuffer.
+func (r *Rollout) run(starts, acts *engine.Tensor, horizon int, elites []int, rng *engine.RNG, into *replay.Buffer) (added int) {
 	o, a, d, members := r.spec.Obs, r.spec.Act, r.spec.Obs+1, r.model.Config.Members
 	if starts.Rank() != 2 || starts.Dim(1) != o || starts.Dim(0) > r.spec.MaxBatch {
 		panic(fmt.Sprintf("mbpo: Rollout.Run: start states %v, want [B %d] with B ≤ %d", starts.Shape(), o, r.spec.MaxBatch))
@@ -339,6 +443,11 @@ func (r *Rollout) Run(starts *engine.Tensor, horizon int, elites []int, rng *eng
 			horizon, b))
 	}
 	r.reserve(horizon)
+	src := r.source()
+	ops := 0
+	for s := range horizon {
+		ops += src.opsAt(s)
+	}
 
 	// One upload: the elite ids and the first cursor, (B live rows, offset
 	// 0 from rng.Counter).
@@ -349,24 +458,43 @@ func (r *Rollout) Run(starts *engine.Tensor, horizon int, elites []int, rng *eng
 	}
 	host[members] = int32(b)
 	r.eng.UploadInt32(r.state.View(0, members+2), host)
-	chain := r.state.View(members, 2*(4*horizon+1))
-	obs0, _, _, _, _, _ := r.stepRows(0, b)
+	chain := r.state.View(members, 2*(ops+1))
+	obs0, act0, _, _, _, _ := r.stepRows(0, b)
 	r.eng.Copy(obs0, starts)
 
+	// Actions that do not come from the policy are in place before the
+	// first step, on the device: the start rows' stored ones, or every
+	// step's random ones, drawn from rng ahead of the steps' draws.
+	switch src {
+	case ActionsFromBuffer:
+		r.eng.Copy(act0, acts)
+	case ActionsRandom:
+		r.randomActions(horizon, b, rng)
+	}
+
+	op := 0
 	for s := range horizon {
-		r.step(s, b, k, rng, chain)
+		r.step(s, b, k, rng, chain, op)
+		op += src.opsAt(s)
 	}
 
 	// One download: every step's live count, and how far the stream went.
+	// Step s's count is the first pair of its first op's cursor.
 	track := r.stateHost[:chain.Len()]
 	r.eng.DownloadInt32(track, chain)
-	drawn := 0
+	drawn, prev := 0, b
+	op = 0
 	for s := range horizon {
-		n := int(track[8*s])
-		if n < 0 || n > b || s > 0 && n > int(track[8*(s-1)]) {
+		n := int(track[2*op])
+		if n < 0 || n > prev {
 			panic(fmt.Sprintf("mbpo: Rollout.Run: the device counted %d live rows at step %d of a rollout of %d (%v): the engine's rollout ops are broken", n, s, b, track))
 		}
-		drawn += engine.Counters(n*a) + engine.Counters(n) + engine.Counters(n*d)
+		if src.policyAt(s) {
+			drawn += engine.Counters(n * a)
+		}
+		drawn += engine.Counters(n) + engine.Counters(n*d)
+		op += src.opsAt(s)
+		prev = n
 		if n == 0 {
 			continue
 		}
@@ -384,28 +512,50 @@ func (r *Rollout) Run(starts *engine.Tensor, horizon int, elites []int, rng *eng
 	return added
 }
 
+// randomActions fills the staged actions of all horizon steps of a Run of
+// b start states with one RandUniform from rng, rescaled as the policy's
+// actions are. Every step's b rows get draws, the rows that will not be
+// live included: which those are only the device learns, and the fill
+// must not wait for it. The live rows of a step, compacted to its first
+// rows, take the first of them.
+func (r *Rollout) randomActions(horizon, b int, rng *engine.RNG) {
+	acts := r.stage.Act.View(0, horizon*b, r.spec.Act)
+	// RandUniform draws from [lo, hi): lo one float32 above −1 keeps the
+	// actions in the open (−1, 1) of the policy's tanh, where SAC's
+	// actions live.
+	r.eng.RandUniform(acts, rng, math.Nextafter32(-1, 0), 1)
+	if r.actions.Scale != nil {
+		r.eng.Binary(engine.Mul, acts, acts, r.actions.Scale)
+		r.eng.Binary(engine.Add, acts, acts, r.actions.Shift)
+	}
+}
+
 // step takes step s of a Run of b start states, whose first k elites are
-// the members to pick from, through cursors 4s to 4s+3 of chain: the live
-// rows of the step's staged states get actions, successors, rewards and
-// terminal flags, and those that go on become the next step's states.
-func (r *Rollout) step(s, b, k int, rng *engine.RNG, chain *engine.Tensor) {
+// the members to pick from, through the cursors of chain from op on: the
+// live rows of the step's staged states get actions (sampled from the
+// policy here, unless the spec's source put them in place before the
+// steps), successors, rewards and terminal flags, and those that go on
+// become the next step's states.
+func (r *Rollout) step(s, b, k int, rng *engine.RNG, chain *engine.Tensor, op int) {
 	e, o, a := r.eng, r.spec.Obs, r.spec.Act
 	obs, act, next, reward, term, live := r.stepRows(s, b)
-	cur := func(j int) *engine.Tensor { return engine.Cursor(chain, 4*s+j) }
+	cur := func() *engine.Tensor { c := engine.Cursor(chain, op); op++; return c }
 
 	// The policy's action: its MLP through the workspace, then the
 	// squashed Gaussian's sample.
-	h := obs
-	for i, l := range r.policy.MLP.Layers {
-		buf := r.ws.A
-		if i%2 == 1 {
-			buf = r.ws.B
+	if r.source().policyAt(s) {
+		h := obs
+		for i, l := range r.policy.MLP.Layers {
+			buf := r.ws.A
+			if i%2 == 1 {
+				buf = r.ws.B
+			}
+			y := buf.View(0, b, l.Out)
+			engine.Linear(e, l.Act, y, h, l.Weight, l.Bias)
+			h = y
 		}
-		y := buf.View(0, b, l.Out)
-		engine.Linear(e, l.Act, y, h, l.Weight, l.Bias)
-		h = y
+		engine.SampleAction(e, act, h, r.actions, rng, cur(), r.rws)
 	}
-	engine.SampleAction(e, act, h, r.actions, rng, cur(0), r.rws)
 
 	// One elite member per row on the standardised [obs, action].
 	x := r.x.View(0, b, o+a)
@@ -413,13 +563,13 @@ func (r *Rollout) step(s, b, k int, rng *engine.RNG, chain *engine.Tensor) {
 	e.CopyCols(x, o, act, 0, a)
 	r.model.InputNorm.Apply(x, x)
 	pick := r.pick.View(0, b)
-	engine.PickMembers(e, pick, k, rng, cur(1))
+	engine.PickMembers(e, pick, k, rng, cur())
 	out := r.out.View(0, b, 2*(o+1))
 	engine.EnsembleRowForward(e, out, x, pick, r.state.View(0, k), r.layers, r.ws)
 
 	// The member's Gaussian, the termination rule and the live rows.
-	engine.SampleTransition(e, next, reward, out, obs, r.targets, rng, cur(2), r.rws)
-	r.terminate(term, live, next, cur(3))
+	engine.SampleTransition(e, next, reward, out, obs, r.targets, rng, cur(), r.rws)
+	r.terminate(term, live, next, cur())
 }
 
 // terminate sets term to 1 for the cursor's live rows of next whose
