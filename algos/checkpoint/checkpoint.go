@@ -66,12 +66,12 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/imago-rl/imago/internal/atomicfile"
 	"github.com/imago-rl/imago/nn/safetensors"
 )
 
@@ -254,60 +254,13 @@ func hashFile(path string) (int64, string, error) {
 // from it fails the write there, as a crash or a full disk would.
 var testHookBeforeRename func(tmp string) error
 
-// writeFile writes data to path atomically, as safetensors.WriteFile does:
-// a temporary file in the same folder, synced, renamed over path, and the
-// folder synced. On an error the temporary file is removed and path is as
-// it was.
-func writeFile(path string, data []byte) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close() // a second Close after a failed one only reports ErrClosed
-			os.Remove(f.Name())
-			err = fmt.Errorf("write %s: %w", path, err)
-		}
-	}()
-	if err := f.Chmod(0o644); err != nil {
+// writeFile writes data to path atomically (internal/atomicfile), with
+// testHookBeforeRename.
+func writeFile(path string, data []byte) error {
+	return atomicfile.WriteFile(path, func(w io.Writer) error {
+		_, err := w.Write(data)
 		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if testHookBeforeRename != nil {
-		if err := testHookBeforeRename(f.Name()); err != nil {
-			return err
-		}
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-// syncDir makes a rename in dir durable. Windows cannot open a folder for
-// syncing and makes renames durable itself.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(d.Sync(), d.Close())
+	}, testHookBeforeRename)
 }
 
 // prune removes from dir the complete checkpoints but step's and the keep−1

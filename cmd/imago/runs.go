@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/imago-rl/imago/algos"
+	"github.com/imago-rl/imago/internal/atomicfile"
 	"github.com/imago-rl/imago/internal/tensorboard"
 )
 
@@ -292,11 +293,7 @@ func resumeMetrics(path string, step int) (*os.File, *metricsCSV, error) {
 		}
 	}
 	w.Flush()
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
-		return nil, nil, err
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := atomicfile.WriteFile(path, func(f io.Writer) error { _, err := f.Write(buf.Bytes()); return err }, nil); err != nil {
 		return nil, nil, err
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
