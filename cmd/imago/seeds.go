@@ -71,10 +71,13 @@ func trainSeeds(ctx context.Context, opts trainOptions, seeds []int64, stdout, s
 		runs[i] = o
 	}
 	mu := new(sync.Mutex)
-	out := &lockedWriter{w: stdout, mu: mu}
+	var out io.Writer = &lockedWriter{w: stdout, mu: mu}
 	var lines *progressLines
 	if terminal {
 		lines = newProgressLines(stderr, len(seeds))
+		// What the runs print on stdout goes above the bars too, or the
+		// bars' redrawing would write over it.
+		out = lines.line(-1)
 	}
 	errs := make([]error, len(seeds))
 	var wg sync.WaitGroup
@@ -127,7 +130,8 @@ func newProgressLines(w io.Writer, n int) *progressLines {
 	return &progressLines{w: w, bars: make([]string, n)}
 }
 
-// line returns the writer of bar i.
+// line returns the writer of bar i; i = −1 for one whose lines are
+// printed above the bars and which has no bar.
 func (p *progressLines) line(i int) io.Writer { return &barWriter{p: p, i: i} }
 
 type barWriter struct {
@@ -147,7 +151,7 @@ func (b *barWriter) Write(data []byte) (int, error) {
 			break
 		}
 		line := string(b.buf[:k])
-		if r := strings.LastIndexByte(line, '\r'); r >= 0 {
+		if r := strings.LastIndexByte(line, '\r'); r >= 0 && b.i >= 0 {
 			// A bar's last state, ended by a newline: it stays as the
 			// run's line.
 			if bar := strings.TrimRight(line[r+1:], " "); bar != "" {
@@ -158,7 +162,7 @@ func (b *barWriter) Write(data []byte) (int, error) {
 		}
 		b.buf = b.buf[k+1:]
 	}
-	if r := bytes.LastIndexByte(b.buf, '\r'); r >= 0 {
+	if r := bytes.LastIndexByte(b.buf, '\r'); r >= 0 && b.i >= 0 {
 		b.p.bars[b.i] = strings.TrimRight(string(b.buf[r+1:]), " ")
 		b.buf = b.buf[:0]
 	}
