@@ -6,8 +6,10 @@ import (
 	"log"
 	"math"
 	"math/rand/v2"
+	"os"
 
 	"github.com/imago-rl/imago/algos"
+	"github.com/imago-rl/imago/algos/checkpoint"
 	"github.com/imago-rl/imago/algos/sac"
 	"github.com/imago-rl/imago/engine"
 	_ "github.com/imago-rl/imago/engine/cpu" // registers the "cpu" engine
@@ -64,7 +66,12 @@ func Example() {
 	cfg.ActorLR, cfg.CriticLR, cfg.AlphaLR = 1e-3, 1e-3, 1e-3
 
 	var rows algos.Rows // keeps every evaluation in memory
-	if err := sac.Train(context.Background(), eng, run, cfg, &rows); err != nil {
+	dir, _ := os.MkdirTemp("", "sac-example")
+	defer os.RemoveAll(dir)
+	// Checkpoints saves the agent into dir after the last step (and every
+	// Every steps, and on an interrupt).
+	saved := &algos.Checkpoints{Reporter: &rows, Dir: dir, Algo: "sac", Env: run.Env}
+	if err := sac.Train(context.Background(), eng, run, cfg, saved); err != nil {
 		log.Fatal(err)
 	}
 	last := rows.Rows[len(rows.Rows)-1]
@@ -74,7 +81,21 @@ func Example() {
 	still, _, _ := algos.Evaluate(context.Background(), e, func([]float64) []float64 { return []float64{0} }, 10, run.Seed+algos.EvalSeedOffset)
 	fmt.Println("costs less than half as much as standing still:", last.Get("eval_return") > still/2)
 
+	// Load the saved policy back, as a deployment would, and evaluate it.
+	_, state, err := checkpoint.Load(dir, -1, checkpoint.Meta{Algo: "sac", Env: run.Env})
+	if err != nil {
+		log.Fatal(err)
+	}
+	policy, free, err := sac.CheckpointPolicy(eng, run, cfg, state)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer free()
+	mean, _, _ := algos.Evaluate(context.Background(), e, policy, 10, run.Seed+algos.EvalSeedOffset)
+	fmt.Println("the loaded policy returns what training evaluated:", mean == last.Get("eval_return"))
+
 	// Output:
 	// 2 evaluations, the last after 1000 steps
 	// costs less than half as much as standing still: true
+	// the loaded policy returns what training evaluated: true
 }
