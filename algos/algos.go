@@ -150,3 +150,18 @@ func (c RunConfig) Validate() error {
 	}
 	return nil
 }
+
+// OnReset returns e with reset run before each of its Resets: the
+// evaluation environment of a policy that keeps state through an episode
+// (a planner's warm start), which must start each episode afresh.
+func OnReset(e env.Env, reset func()) env.Env { return onReset{e, reset} }
+
+type onReset struct {
+	env.Env
+	reset func()
+}
+
+func (r onReset) Reset(seed int64) []float64 {
+	r.reset()
+	return r.Env.Reset(seed)
+}

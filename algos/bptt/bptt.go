@@ -63,15 +63,14 @@ const HostKey = 0xb977_0000_2000_0001
 // soon as ctx is cancelled, the first error of rep.Record, or an error for
 // an invalid configuration, an environment without a bounded Box action
 // space, or a diverged model (an algos.DivergedError when a column of the
-// model or the policy steps turns NaN or infinite).
+// model or the policy steps, or the policy's action, turns NaN or
+// infinite).
 //
 // When rep is an algos.Checkpointer (algos.Checkpoints), Train saves its
 // whole state when one is due, after the last step and when ctx is
 // cancelled, and continues from the state rep resumes, if any: a run
 // resumed from any of its checkpoints reports the same rows, wall_seconds
-// apart, as the run that was never interrupted. The learned model's state
-// comes from mbpo.Dynamics' Save and Load; a build whose mbpo.Dynamics
-// lacks them refuses a Checkpointer with an error before training.
+// apart, as the run that was never interrupted.
 func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Config, rep algos.Reporter) error {
 	if err := run.Validate(); err != nil {
 		return fmt.Errorf("bptt: %w", err)
@@ -122,15 +121,6 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 		tr          replay.Transitions
 		act32       = make([]float32, actDim)
 	)
-	// Checkpoints need the learned model's own Save and Load
-	// (dynamicsCheckpointer); a build without them refuses them here.
-	saver := algos.NewSaver(rep)
-	var model dynamicsCheckpointer
-	if saver.Enabled() {
-		if model, err = dynamicsCheckpoint(dyn); err != nil {
-			return fmt.Errorf("bptt: %w", err)
-		}
-	}
 	// save puts everything the loop carries from one step to the next
 	// into a checkpoint: the policy and its optimizer, the learned model,
 	// the real data, the generators, the training episodes (the
@@ -138,7 +128,7 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 	save := func(s *checkpoint.State) error {
 		policy.Save(s, "policy")
 		opt.Save(s, "policy_opt")
-		model.Save(s, "model.")
+		dyn.Save(s, "model.")
 		buffer.Save(s, "replay")
 		starts.Save(s, "starts")
 		s.PutPCG("host_rng", hostSrc)
@@ -149,12 +139,13 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 		}
 		return episodes.Save(s, "episodes")
 	}
+	saver := algos.NewSaver(rep)
 	from := 0
 	if s, step, err := saver.Resume(); err != nil {
 		return fmt.Errorf("bptt: %w", err)
 	} else if s != nil {
 		var loop loopState
-		if err := errors.Join(policy.Load(s, "policy"), opt.Load(s, "policy_opt"), model.Load(s, "model."),
+		if err := errors.Join(policy.Load(s, "policy"), opt.Load(s, "policy_opt"), dyn.Load(s, "model."),
 			buffer.Load(s, "replay"), starts.Load(s, "starts", obsDim), s.PCG("host_rng", hostSrc),
 			s.RNG("rng", rng), s.Value("loop", &loop), episodes.Load(s, "episodes")); err != nil {
 			return fmt.Errorf("bptt: resume: %w", err)
@@ -183,10 +174,13 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 		} else {
 			a, _ = policy.Act(obs, normals(host, actDim), false)
 		}
-		next, reward, terminated, truncated := trainEnv.Step(a)
 		for i, v := range a {
 			act32[i] = float32(v)
 		}
+		if err := algos.CheckAction(step, act32, rep); err != nil {
+			return fmt.Errorf("bptt: %w", err)
+		}
+		next, reward, terminated, truncated := trainEnv.Step(a)
 		tr.Set(obs, act32, reward, next, terminated)
 		buffer.Add(tr)
 		starts.Add(obs)

@@ -1,41 +1,15 @@
 package mbpg
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/imago-rl/imago/algos"
 	"github.com/imago-rl/imago/algos/bptt"
 	"github.com/imago-rl/imago/algos/checkpoint"
-	"github.com/imago-rl/imago/algos/mbpo"
 	"github.com/imago-rl/imago/algos/sac"
 	"github.com/imago-rl/imago/engine"
 	"github.com/imago-rl/imago/env"
 )
-
-// dynamicsCheckpointer is the method set by which mbpo.Dynamics saves and
-// restores what its trainings carry from one to the next (the ensemble's
-// parameters and standardisers, the Adam moments, the elites, the host
-// stream of its permutations), in the form of algos/sac's Agent. algos/bptt
-// asks for the same.
-type dynamicsCheckpointer interface {
-	Save(s *checkpoint.State, prefix string)
-	Load(s *checkpoint.State, prefix string) error
-}
-
-// errDynamicsCheckpoint is the error of a checkpoint that would need the
-// learned model's state while mbpo.Dynamics cannot give it.
-var errDynamicsCheckpoint = errors.New("checkpoints need the learned model's state, and this build's mbpo.Dynamics has no Save and Load methods to give it")
-
-// dynamicsCheckpoint returns d as a dynamicsCheckpointer, or
-// errDynamicsCheckpoint.
-func dynamicsCheckpoint(d *mbpo.Dynamics) (dynamicsCheckpointer, error) {
-	c, ok := any(d).(dynamicsCheckpointer)
-	if !ok {
-		return nil, errDynamicsCheckpoint
-	}
-	return c, nil
-}
 
 // loopSums names the float64s that Train sums between evaluations, as its
 // checkpoints store them; any may be NaN.

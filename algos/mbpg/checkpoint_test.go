@@ -2,7 +2,6 @@ package mbpg
 
 import (
 	"context"
-	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -23,18 +22,9 @@ func resumable() Config {
 	return c
 }
 
-// skipWithoutDynamics skips t when mbpo.Dynamics cannot be checkpointed.
-func skipWithoutDynamics(t *testing.T) {
-	t.Helper()
-	if _, err := dynamicsCheckpoint(nil); err != nil {
-		t.Skipf("%v: Train refuses checkpoints (TestCheckpointsNeedDynamics)", err)
-	}
-}
-
 // TestResume checks that a run interrupted at a random step, or killed,
 // and resumed from its checkpoint reports what the uninterrupted run does.
 func TestResume(t *testing.T) {
-	skipWithoutDynamics(t)
 	run := algos.RunConfig{Env: "Pendulum-v1", Steps: 600, Seed: 4, EvalEvery: 200, EvalEpisodes: 1}
 	algostest.Resume(t, "mbpg", run, 150, func(ctx context.Context, run algos.RunConfig, rep algos.Reporter) error {
 		return Train(ctx, cpu.New(), run, resumable(), rep)
@@ -45,7 +35,6 @@ func TestResume(t *testing.T) {
 // returns in one evaluation episode exactly the eval_return of the run's
 // last row.
 func TestCheckpointPolicy(t *testing.T) {
-	skipWithoutDynamics(t)
 	run := algos.RunConfig{Env: "Pendulum-v1", Steps: 400, Seed: 1, EvalEvery: 400, EvalEpisodes: 1}
 	dir := t.TempDir()
 	rows := &algos.Rows{}
@@ -74,19 +63,5 @@ func TestCheckpointPolicy(t *testing.T) {
 	other.PolicyHidden = []int{8}
 	if _, _, err := CheckpointPolicy(nil, run, other, s); err == nil || !strings.Contains(err.Error(), "other sizes") {
 		t.Errorf("a policy of other sizes: error %v", err)
-	}
-}
-
-// TestCheckpointsNeedDynamics checks that, while mbpo.Dynamics cannot save
-// its state, Train refuses a Checkpointer before training.
-func TestCheckpointsNeedDynamics(t *testing.T) {
-	if _, err := dynamicsCheckpoint(nil); err == nil {
-		t.Skip("mbpo.Dynamics has Save and Load: TestResume runs")
-	}
-	run := algos.RunConfig{Env: "Pendulum-v1", Steps: 10, Seed: 1, EvalEvery: 10, EvalEpisodes: 1}
-	rows := &algos.Rows{}
-	ck := &algos.Checkpoints{Reporter: rows, Dir: t.TempDir(), Algo: "mbpg", Env: run.Env}
-	if err := Train(context.Background(), cpu.New(), run, tiny(), ck); !errors.Is(err, errDynamicsCheckpoint) || rows.Progressed != 0 {
-		t.Errorf("error %v after %d steps, want %v before any", err, rows.Progressed, errDynamicsCheckpoint)
 	}
 }

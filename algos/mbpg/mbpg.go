@@ -64,15 +64,14 @@ const hostKey = 0x3b96_0000_2500_0001
 // soon as ctx is cancelled, the first error of rep.Record, or an error for
 // an invalid configuration, an environment without a bounded Box action
 // space, or a diverged model or policy (an algos.DivergedError when a
-// column of the model or the policy steps turns NaN or infinite).
+// column of the model or the policy steps, or the policy's action, turns
+// NaN or infinite).
 //
 // When rep is an algos.Checkpointer (algos.Checkpoints), Train saves its
 // whole state when one is due, after the last step and when ctx is
 // cancelled, and continues from the state rep resumes, if any: a run
 // resumed from any of its checkpoints reports the same rows, wall_seconds
-// apart, as the run that was never interrupted. The learned model's state
-// comes from mbpo.Dynamics' Save and Load; a build whose mbpo.Dynamics
-// lacks them refuses a Checkpointer with an error before training.
+// apart, as the run that was never interrupted.
 func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Config, rep algos.Reporter) error {
 	if err := run.Validate(); err != nil {
 		return fmt.Errorf("mbpg: %w", err)
@@ -124,15 +123,6 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 		tr           replay.Transitions
 		act32        = make([]float32, actDim)
 	)
-	// Checkpoints need the learned model's own Save and Load
-	// (dynamicsCheckpointer); a build without them refuses them here.
-	saver := algos.NewSaver(rep)
-	var model dynamicsCheckpointer
-	if saver.Enabled() {
-		if model, err = dynamicsCheckpoint(dyn); err != nil {
-			return fmt.Errorf("mbpg: %w", err)
-		}
-	}
 	// save puts everything the loop carries from one step to the next
 	// into a checkpoint: the policy, the value baseline and their
 	// optimizers, the learned model, the real data, the generators, the
@@ -143,7 +133,7 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 		policyOpt.Save(s, "policy_opt")
 		value.Save(s, "value")
 		valueOpt.Save(s, "value_opt")
-		model.Save(s, "model.")
+		dyn.Save(s, "model.")
 		buffer.Save(s, "replay")
 		starts.Save(s, "starts")
 		s.PutPCG("host_rng", hostSrc)
@@ -154,13 +144,14 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 		}
 		return episodes.Save(s, "episodes")
 	}
+	saver := algos.NewSaver(rep)
 	from := 0
 	if s, step, err := saver.Resume(); err != nil {
 		return fmt.Errorf("mbpg: %w", err)
 	} else if s != nil {
 		var loop loopState
 		if err := errors.Join(policy.Load(s, "policy"), policyOpt.Load(s, "policy_opt"),
-			value.Load(s, "value"), valueOpt.Load(s, "value_opt"), model.Load(s, "model."),
+			value.Load(s, "value"), valueOpt.Load(s, "value_opt"), dyn.Load(s, "model."),
 			buffer.Load(s, "replay"), starts.Load(s, "starts", obsDim), s.PCG("host_rng", hostSrc),
 			s.RNG("rng", rng), s.Value("loop", &loop), episodes.Load(s, "episodes")); err != nil {
 			return fmt.Errorf("mbpg: resume: %w", err)
@@ -193,10 +184,13 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 			}
 			a, _ = policy.Act(obs, xi, false)
 		}
-		next, reward, terminated, truncated := trainEnv.Step(a)
 		for i, v := range a {
 			act32[i] = float32(v)
 		}
+		if err := algos.CheckAction(step, act32, rep); err != nil {
+			return fmt.Errorf("mbpg: %w", err)
+		}
+		next, reward, terminated, truncated := trainEnv.Step(a)
 		tr.Set(obs, act32, reward, next, terminated)
 		buffer.Add(tr)
 		starts.Add(obs)

@@ -25,18 +25,17 @@
 // reshuffles come from host-side Philox streams with keys derived from the
 // seed. Apart from the columns measured in seconds, two runs with the same
 // inputs report the same numbers bit for bit.
-//
-// The SAC agent is a stand-in copy of algos/sac's (sacagent.go) until
-// sac.Agent exposes its policy network to the rollouts.
 package mbpo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
 
 	"github.com/imago-rl/imago/algos"
+	"github.com/imago-rl/imago/algos/checkpoint"
 	"github.com/imago-rl/imago/algos/replay"
 	"github.com/imago-rl/imago/algos/sac"
 	"github.com/imago-rl/imago/engine"
@@ -79,11 +78,18 @@ var TimeColumns = []string{"model_seconds", "rollout_seconds", "sac_seconds", "w
 // step, and Record with the columns of Columns after every run.EvalEvery
 // steps and after the last step. It returns ctx.Err() as soon as ctx is
 // cancelled, the first error of rep.Record, an error if the dynamics model
-// diverges, or an error for an invalid configuration or an environment MBPO
-// cannot run on (a discrete or unbounded action space, or no termination
-// rule as a box on the observation: env.Model).
+// diverges, an algos.DivergedError when a loss turns NaN or infinite or the
+// policy's action does, or an error for an invalid configuration or an
+// environment MBPO cannot run on (a discrete or unbounded action space, or
+// no termination rule as a box on the observation: env.Model).
+//
+// When rep is an algos.Checkpointer (algos.Checkpoints), Train saves its
+// whole state when one is due, after the last step and when ctx is
+// cancelled, and continues from the state rep resumes, if any: a run
+// resumed from any of its checkpoints reports the same rows, the columns
+// measured in seconds (TimeColumns) apart, as the run that was never
+// interrupted.
 func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Config, rep algos.Reporter) error {
-	start := time.Now()
 	if err := run.Validate(); err != nil {
 		return fmt.Errorf("mbpo: %w", err)
 	}
@@ -143,22 +149,56 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 	defer act.Free()
 
 	var (
-		episode      int64
-		obs          = trainEnv.Reset(run.Seed)
-		epReturn     float64
-		sumReturns   float64 // of the training episodes ended since the last evaluation
-		endedReturns int
-		t            replay.Transitions // one transition, reused every step
-		modelStats   = ModelStats{EliteMSE: math.NaN(), EliteNLL: math.NaN()}
-		rolloutLen   int
-		modelSec     float64
-		rolloutSec   float64
-		sacSec       float64
-		useModel     = cfg.RealRatio < 1 // as jannerm: real_ratio 1 is SAC
+		episodes   = algos.NewEpisodes(trainEnv, run.Seed)
+		t          replay.Transitions // one transition, reused every step
+		modelStats = ModelStats{EliteMSE: math.NaN(), EliteNLL: math.NaN()}
+		rolloutLen int
+		modelSec   float64
+		rolloutSec float64
+		sacSec     float64
+		useModel   = cfg.RealRatio < 1 // as jannerm: real_ratio 1 is SAC
 	)
-	for step := 1; step <= run.Steps; step++ {
-		if err := ctx.Err(); err != nil {
-			return err
+	// save puts everything the loop carries from one step to the next
+	// into a checkpoint: the agent, the model, both buffers, the three
+	// generators (the model's own host stream is the model's), the
+	// training episodes (the environment included), the latest model
+	// training's statistics and the seconds spent so far. The rollout
+	// length and the model buffer's capacity follow from the step.
+	save := func(s *checkpoint.State) error {
+		agent.Save(s, "agent.")
+		dynamics.Save(s, "model.")
+		realBuf.Save(s, "replay")
+		modelBuf.Save(s, "model_replay")
+		s.PutRNG("rng", rng)
+		s.PutRNG("explore", explore)
+		modelStats.Save(s, "model_stats")
+		s.PutFloats("seconds", []float64{modelSec, rolloutSec, sacSec})
+		return episodes.Save(s, "episodes")
+	}
+	saver := algos.NewSaver(rep)
+	from := 0
+	if s, step, err := saver.Resume(); err != nil {
+		return fmt.Errorf("mbpo: %w", err)
+	} else if s != nil {
+		// The rollout length in force after step is that of its last
+		// model training, which sized the model buffer.
+		capacity := 0
+		if last := step - 1 - cfg.InitialSteps; useModel && last >= 0 {
+			rolloutLen = schedule.Length(last / cfg.ModelTrainFreq * cfg.ModelTrainFreq / cfg.EpochLength)
+			capacity = ModelBufferCapacity(cfg.RolloutBatchSize, rolloutLen, cfg.EpochLength, cfg.ModelTrainFreq, cfg.RetainEpochs)
+		}
+		if err := errors.Join(agent.Load(s, "agent."), dynamics.Load(s, "model."),
+			realBuf.Load(s, "replay"), modelBuf.Load(s, "model_replay", capacity),
+			s.RNG("rng", rng), s.RNG("explore", explore), modelStats.Load(s, "model_stats"),
+			loadFloats(s, "seconds", &modelSec, &rolloutSec, &sacSec), episodes.Load(s, "episodes")); err != nil {
+			return fmt.Errorf("mbpo: resume: %w", err)
+		}
+		from = step
+	}
+
+	for step := from + 1; step <= run.Steps; step++ {
+		if ctx.Err() != nil {
+			return saver.Interrupted(ctx, step-1, save)
 		}
 		// Steps after the initial ones count from 0: the official
 		// _timestep within an epoch, and _epoch.
@@ -192,23 +232,18 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 		if !learning {
 			a = act.Random(explore)
 		} else {
-			a = act.Sample(obs, rng)
+			a = act.Sample(episodes.Obs, rng)
+		}
+		if err := algos.CheckAction(step, a, rep); err != nil {
+			return fmt.Errorf("mbpo: %w", err)
 		}
 		next, reward, terminated, truncated := trainEnv.Step(act.Rescale(a))
-		epReturn += reward
 
 		// Store the transition; a truncated episode's last transition is
 		// stored as not terminated, so that it bootstraps.
-		t.Set(obs, a, reward, next, terminated)
+		t.Set(episodes.Obs, a, reward, next, terminated)
 		realBuf.Add(t)
-		obs = next
-		if terminated || truncated {
-			sumReturns += epReturn
-			endedReturns++
-			episode++
-			epReturn = 0
-			obs = trainEnv.Reset(run.Seed + episode)
-		}
+		episodes.Step(next, reward, terminated || truncated)
 
 		// Learn: UpdatesPerStep SAC updates on minibatches of which
 		// int(RealRatio·batch) rows are real and the rest imagined.
@@ -228,32 +263,41 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 		}
 		rep.Progress(step)
 
-		// Evaluate and report.
+		// Evaluate and report. An evaluation runs to its end even when
+		// ctx is cancelled during it, so that the checkpoint taken then
+		// follows a complete step.
 		if step%run.EvalEvery == 0 || step == run.Steps {
-			mean, std, err := algos.Evaluate(ctx, evalEnv, act.Mode, run.EvalEpisodes, run.Seed+algos.EvalSeedOffset)
+			mean, std, err := algos.Evaluate(context.WithoutCancel(ctx), evalEnv, act.Mode, run.EvalEpisodes, run.Seed+algos.EvalSeedOffset)
 			if err != nil {
 				return err
 			}
-			trainReturn := math.NaN()
-			if endedReturns > 0 {
-				trainReturn = sumReturns / float64(endedReturns)
-			}
-			sumReturns, endedReturns = 0, 0
 			qLoss, actorLoss, alpha, entropy := agent.TakeMetrics()
+			if learning && cfg.UpdatesPerStep > 0 {
+				// Every step since learning started took SAC updates.
+				if err := algos.CheckFinite(step, Columns[3:7], []float64{qLoss, actorLoss, alpha, entropy}, rep); err != nil {
+					return fmt.Errorf("mbpo: %w", err)
+				}
+			}
 			epochs := math.NaN()
 			if modelStats.Epochs > 0 {
 				epochs = float64(modelStats.Epochs)
+				if err := algos.CheckFinite(step, Columns[7:9], []float64{modelStats.EliteMSE, modelStats.EliteNLL}, rep); err != nil {
+					return fmt.Errorf("mbpo: %w", err)
+				}
 			}
 			row := algos.Row{EnvSteps: step, Names: Columns, Values: []float64{
-				mean, std, trainReturn,
+				mean, std, episodes.TakeMeanReturn(),
 				qLoss, actorLoss, alpha, entropy,
 				modelStats.EliteMSE, modelStats.EliteNLL, epochs,
 				float64(rolloutLen), float64(modelBuf.Len()),
-				modelSec, rolloutSec, sacSec, time.Since(start).Seconds(),
+				modelSec, rolloutSec, sacSec, saver.Elapsed(),
 			}}
 			if err := rep.Record(row); err != nil {
 				return fmt.Errorf("mbpo: record evaluation at step %d: %w", step, err)
 			}
+		}
+		if err := saver.After(step, run.Steps, save); err != nil {
+			return fmt.Errorf("mbpo: %w", err)
 		}
 	}
 	return nil

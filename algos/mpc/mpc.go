@@ -25,11 +25,13 @@ package mpc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
 
 	"github.com/imago-rl/imago/algos"
+	"github.com/imago-rl/imago/algos/checkpoint"
 	"github.com/imago-rl/imago/algos/mbpo"
 	"github.com/imago-rl/imago/algos/replay"
 	"github.com/imago-rl/imago/engine"
@@ -72,12 +74,19 @@ const (
 // step, and Record with the columns of Columns after every training
 // episode and every evaluation (after every run.EvalEvery steps and after
 // the last step). It returns ctx.Err() as soon as ctx is cancelled, the
-// first error of rep.Record, an error if the dynamics model diverges, or
-// an error for an invalid configuration or an environment MPC cannot run
-// on (a discrete or unbounded action space, or no reward and termination
+// first error of rep.Record, an error if the dynamics model diverges, an
+// algos.DivergedError when a planned action is NaN or infinite, or an
+// error for an invalid configuration or an environment MPC cannot run on
+// (a discrete or unbounded action space, or no reward and termination
 // functions: env.Model).
+//
+// When rep is an algos.Checkpointer (algos.Checkpoints), Train saves its
+// whole state when one is due, after the last step and when ctx is
+// cancelled, and continues from the state rep resumes, if any: a run
+// resumed from any of its checkpoints, whether it falls within an episode
+// or between two, reports the same rows, the columns measured in seconds
+// apart, as the run that was never interrupted.
 func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Config, rep algos.Reporter) error {
-	start := time.Now()
 	if err := run.Validate(); err != nil {
 		return fmt.Errorf("mpc: %w", err)
 	}
@@ -117,30 +126,22 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 	prop := NewTSInf(eng, dynamics.Model, obsDim, cfg.Population*cfg.Particles, rng, uint64(run.Seed)^assignKey)
 	defer prop.Free()
 	prop.SetMembers(dynamics.Elites)
-	pcfg := PlannerConfig{
-		Horizon: cfg.Horizon, Population: cfg.Population, Elites: cfg.CEMElites(),
-		Iterations: cfg.Iterations, Particles: cfg.Particles, Alpha: cfg.Alpha,
-		ActLow: actSpace.Low, ActHigh: actSpace.High, Seed: uint64(run.Seed) ^ cemKey,
-	}
-	planner, err := NewPlanner(eng, prop, model, obsDim, pcfg)
+	planner, err := newPlanner(eng, cfg, prop, model, obsDim, actSpace, uint64(run.Seed)^cemKey)
 	if err != nil {
-		return fmt.Errorf("mpc: %w", err)
+		return err
 	}
 	defer planner.Free()
 	// Evaluation plans with a planner of its own, so that an evaluation in
 	// the middle of a training episode leaves that episode's warm start.
-	pcfg.Seed = uint64(run.Seed) ^ evalKey
-	evalPlanner, err := NewPlanner(eng, prop, model, obsDim, pcfg)
+	evalPlanner, err := newPlanner(eng, cfg, prop, model, obsDim, actSpace, uint64(run.Seed)^evalKey)
 	if err != nil {
-		return fmt.Errorf("mpc: %w", err)
+		return err
 	}
 	defer evalPlanner.Free()
 	explore := engine.NewRNG(uint64(run.Seed) ^ exploreKey)
 
 	var (
-		episode    int64
-		obs        = trainEnv.Reset(run.Seed)
-		epReturn   float64
+		episodes   = algos.NewEpisodes(trainEnv, run.Seed)
 		epSteps    int
 		t          replay.Transitions // one transition, reused every step
 		act32      = make([]float32, actDim)
@@ -148,55 +149,102 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 		modelSec   float64
 		planSec    float64
 	)
-	for step := 1; step <= run.Steps; step++ {
-		if err := ctx.Err(); err != nil {
+	// save puts everything the loop carries from one step to the next
+	// into a checkpoint: the model, the real buffer, the generators (the
+	// engine's, the random actions', the particles' members' and both
+	// planners' CEM streams; the model's own host stream is the model's),
+	// the training planner's warm start, the training episodes (the
+	// environment included) with the steps of the one in progress, the
+	// latest model training's statistics and the seconds spent so far.
+	// The particles' members follow from the model's elites.
+	save := func(s *checkpoint.State) error {
+		dynamics.Save(s, "model.")
+		realBuf.Save(s, "replay")
+		s.PutRNG("rng", rng)
+		s.PutRNG("explore", explore)
+		prop.Save(s, "particles")
+		planner.Save(s, "planner")
+		evalPlanner.Save(s, "eval_planner")
+		modelStats.Save(s, "model_stats")
+		s.PutFloats("seconds", []float64{modelSec, planSec})
+		if err := s.PutValue("episode_steps", epSteps); err != nil {
 			return err
+		}
+		return episodes.Save(s, "episodes")
+	}
+	saver := algos.NewSaver(rep)
+	from := 0
+	if s, step, err := saver.Resume(); err != nil {
+		return fmt.Errorf("mpc: %w", err)
+	} else if s != nil {
+		if err := errors.Join(dynamics.Load(s, "model."), realBuf.Load(s, "replay"),
+			s.RNG("rng", rng), s.RNG("explore", explore), prop.Load(s, "particles"),
+			planner.Load(s, "planner"), evalPlanner.Load(s, "eval_planner"),
+			modelStats.Load(s, "model_stats"), loadFloats(s, "seconds", &modelSec, &planSec),
+			s.Value("episode_steps", &epSteps), episodes.Load(s, "episodes")); err != nil {
+			return fmt.Errorf("mpc: resume: %w", err)
+		}
+		if epSteps < 0 {
+			return fmt.Errorf("mpc: resume: checkpoint value \"episode_steps\" is %d, a negative count", epSteps)
+		}
+		prop.SetMembers(dynamics.Elites)
+		from = step
+	}
+
+	for step := from + 1; step <= run.Steps; step++ {
+		if ctx.Err() != nil {
+			return saver.Interrupted(ctx, step-1, save)
 		}
 		// Act: uniformly random actions in the first episodes, then the
 		// first action of a plan.
+		obs := episodes.Obs
 		var a []float64
-		if episode < int64(cfg.InitialEpisodes) {
+		if episodes.Ended < int64(cfg.InitialEpisodes) {
 			a = randomAction(actSpace, explore)
 		} else {
 			t0 := time.Now()
 			a = planner.Plan(obs)
 			planSec += time.Since(t0).Seconds()
 		}
-		next, reward, terminated, truncated := trainEnv.Step(a)
-		epReturn += reward
-		epSteps++
 		for j, v := range a {
 			act32[j] = float32(v)
 		}
+		if err := algos.CheckAction(step, act32, rep); err != nil {
+			return fmt.Errorf("mpc: %w", err)
+		}
+		next, reward, terminated, truncated := trainEnv.Step(a)
+		epReturn := episodes.Return + reward
+		epSteps++
 		t.Set(obs, act32, reward, next, terminated)
 		realBuf.Add(t)
-		obs = next
+		ended := terminated || truncated
+		episodes.Step(next, reward, ended)
 
 		row := nanRow()
-		ended := terminated || truncated
 		if ended {
-			episode++
-			row[0], row[1], row[2] = float64(episode), epReturn, float64(epSteps)
+			row[0], row[1], row[2] = float64(episodes.Ended), epReturn, float64(epSteps)
 			// Model: retrained on every real transition before each MPC
 			// episode (mbrl-lib pets.py trains at the start of each trial).
-			if episode >= int64(cfg.InitialEpisodes) && realBuf.Len() >= 2 {
+			if episodes.Ended >= int64(cfg.InitialEpisodes) && realBuf.Len() >= 2 {
 				t0 := time.Now()
 				modelStats, err = dynamics.Train(realBuf, rng)
 				if err != nil {
-					return fmt.Errorf("mpc: model training after episode %d: %w", episode, err)
+					return fmt.Errorf("mpc: model training after episode %d: %w", episodes.Ended, err)
 				}
 				prop.SetMembers(dynamics.Elites)
 				modelSec += time.Since(t0).Seconds()
 			}
-			epReturn, epSteps = 0, 0
+			epSteps = 0
 			planner.Reset()
-			obs = trainEnv.Reset(run.Seed + episode)
 		}
 		rep.Progress(step)
 
+		// Evaluate and report. An evaluation runs to its end even when
+		// ctx is cancelled during it, so that the checkpoint taken then
+		// follows a complete step.
 		evaluate := step%run.EvalEvery == 0 || step == run.Steps
 		if evaluate {
-			mean, std, err := algos.Evaluate(ctx, resetting{evalEnv, evalPlanner}, evalPlanner.Plan, run.EvalEpisodes, run.Seed+algos.EvalSeedOffset)
+			mean, std, err := algos.Evaluate(context.WithoutCancel(ctx), algos.OnReset(evalEnv, evalPlanner.Reset), evalPlanner.Plan, run.EvalEpisodes, run.Seed+algos.EvalSeedOffset)
 			if err != nil {
 				return err
 			}
@@ -205,14 +253,35 @@ func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 		if ended || evaluate {
 			if modelStats.Epochs > 0 {
 				row[5], row[6], row[7] = modelStats.EliteMSE, modelStats.EliteNLL, float64(modelStats.Epochs)
+				if err := algos.CheckFinite(step, Columns[5:7], row[5:7], rep); err != nil {
+					return fmt.Errorf("mpc: %w", err)
+				}
 			}
-			row[8], row[9], row[10] = modelSec, planSec, time.Since(start).Seconds()
+			row[8], row[9], row[10] = modelSec, planSec, saver.Elapsed()
 			if err := rep.Record(algos.Row{EnvSteps: step, Names: Columns, Values: row}); err != nil {
 				return fmt.Errorf("mpc: record at step %d: %w", step, err)
 			}
 		}
+		if err := saver.After(step, run.Steps, save); err != nil {
+			return fmt.Errorf("mpc: %w", err)
+		}
 	}
 	return nil
+}
+
+// newPlanner returns cfg's planner through prop, scoring with model's
+// reward and termination within actSpace, its CEM drawing from the host
+// Philox stream of seed.
+func newPlanner(eng engine.Engine, cfg Config, prop Propagator, model env.Model, obsDim int, actSpace env.Space, seed uint64) (*Planner, error) {
+	p, err := NewPlanner(eng, prop, model, obsDim, PlannerConfig{
+		Horizon: cfg.Horizon, Population: cfg.Population, Elites: cfg.CEMElites(),
+		Iterations: cfg.Iterations, Particles: cfg.Particles, Alpha: cfg.Alpha,
+		ActLow: actSpace.Low, ActHigh: actSpace.High, Seed: seed,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mpc: %w", err)
+	}
+	return p, nil
 }
 
 // nanRow returns a row of Columns' length holding NaN.
@@ -222,18 +291,6 @@ func nanRow() []float64 {
 		row[i] = math.NaN()
 	}
 	return row
-}
-
-// resetting is an environment whose Reset also resets a planner's warm
-// start, so that every evaluation episode plans from scratch.
-type resetting struct {
-	env.Env
-	planner *Planner
-}
-
-func (r resetting) Reset(seed int64) []float64 {
-	r.planner.Reset()
-	return r.Env.Reset(seed)
 }
 
 // randomAction returns an action drawn uniformly from the box space, from

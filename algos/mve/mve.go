@@ -30,11 +30,13 @@ package mve
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
 
 	"github.com/imago-rl/imago/algos"
+	"github.com/imago-rl/imago/algos/checkpoint"
 	"github.com/imago-rl/imago/algos/ddpg"
 	"github.com/imago-rl/imago/algos/mbpo"
 	"github.com/imago-rl/imago/algos/replay"
@@ -80,10 +82,18 @@ var TimeColumns = []string{"model_seconds", "update_seconds", "wall_seconds"}
 // on all real transitions just before the first gradient step (after
 // cfg.DDPG.LearningStarts random steps) and every cfg.ModelTrainFreq steps
 // after it. Train returns ctx.Err() as soon as ctx is cancelled, the first
-// error of rep.Record, an error if the model diverges, or an error for an
-// invalid configuration or an environment value expansion cannot run on (a
-// discrete or unbounded action space, or no reward function and
-// termination box as data: env.Model).
+// error of rep.Record, an error if the model diverges, an
+// algos.DivergedError when the critics' loss or the policy's action turns
+// NaN or infinite, or an error for an invalid configuration or an
+// environment value expansion cannot run on (a discrete or unbounded action
+// space, or no reward function and termination box as data: env.Model).
+//
+// When rep is an algos.Checkpointer (algos.Checkpoints), Train saves its
+// whole state when one is due, after the last step and when ctx is
+// cancelled, and continues from the state rep resumes, if any: a run
+// resumed from any of its checkpoints reports the same rows, the columns
+// measured in seconds (TimeColumns) apart, as the run that was never
+// interrupted.
 func Train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Config, rep algos.Reporter) error {
 	return train(ctx, eng, run, cfg, rep, nil)
 }
@@ -97,7 +107,6 @@ type modelFunc func(eng engine.Engine, obs, act, rows int) Model
 // the model columns are NaN): the tests give it the true dynamics, to
 // separate the model's error from the targets'.
 func train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Config, rep algos.Reporter, newModel modelFunc) error {
-	start := time.Now()
 	if err := run.Validate(); err != nil {
 		return fmt.Errorf("mve: %w", err)
 	}
@@ -171,19 +180,50 @@ func train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 	defer actor.Free()
 
 	var (
-		episode      int64
-		obs          = trainEnv.Reset(run.Seed)
-		epReturn     float64
-		sumReturns   float64 // of the training episodes ended since the last evaluation
-		endedReturns int
-		tr           replay.Transitions // one transition, reused every step
-		modelStats   = mbpo.ModelStats{EliteMSE: math.NaN(), EliteNLL: math.NaN()}
-		modelSec     float64
-		updateSec    float64
+		episodes   = algos.NewEpisodes(trainEnv, run.Seed)
+		tr         replay.Transitions // one transition, reused every step
+		modelStats = mbpo.ModelStats{EliteMSE: math.NaN(), EliteNLL: math.NaN()}
+		modelSec   float64
+		updateSec  float64
 	)
-	for step := 1; step <= run.Steps; step++ {
-		if err := ctx.Err(); err != nil {
-			return err
+	// save puts everything the loop carries from one step to the next
+	// into a checkpoint: the agent (the base learner's networks under
+	// "agent.", as algos/ddpg saves them), the learned model, the real
+	// buffer, both generators (the model's own host stream is the
+	// model's), the training episodes (the environment included), the
+	// latest model training's statistics and the seconds spent so far.
+	save := func(s *checkpoint.State) error {
+		agent.Save(s, "agent.")
+		if dynamics != nil {
+			dynamics.Save(s, "model.")
+		}
+		buffer.Save(s, "replay")
+		s.PutRNG("rng", rng)
+		s.PutRNG("explore", explore)
+		modelStats.Save(s, "model_stats")
+		s.PutFloats("seconds", []float64{modelSec, updateSec})
+		return episodes.Save(s, "episodes")
+	}
+	saver := algos.NewSaver(rep)
+	from := 0
+	if s, step, err := saver.Resume(); err != nil {
+		return fmt.Errorf("mve: %w", err)
+	} else if s != nil {
+		var model error
+		if dynamics != nil {
+			model = dynamics.Load(s, "model.")
+		}
+		if err := errors.Join(agent.Load(s, "agent."), model, buffer.Load(s, "replay"),
+			s.RNG("rng", rng), s.RNG("explore", explore), modelStats.Load(s, "model_stats"),
+			loadFloats(s, "seconds", &modelSec, &updateSec), episodes.Load(s, "episodes")); err != nil {
+			return fmt.Errorf("mve: resume: %w", err)
+		}
+		from = step
+	}
+
+	for step := from + 1; step <= run.Steps; step++ {
+		if ctx.Err() != nil {
+			return saver.Interrupted(ctx, step-1, save)
 		}
 		learning := step > cfg.DDPG.LearningStarts
 
@@ -205,23 +245,18 @@ func train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 		if !learning {
 			a = actor.Random(explore)
 		} else {
-			a = actor.Explore(obs, rng)
+			a = actor.Explore(episodes.Obs, rng)
+		}
+		if err := algos.CheckAction(step, a, rep); err != nil {
+			return fmt.Errorf("mve: %w", err)
 		}
 		next, reward, terminated, truncated := trainEnv.Step(actor.Rescale(a))
-		epReturn += reward
 
 		// Store the transition; a truncated episode's last transition is
 		// stored as not terminated, so that it bootstraps.
-		tr.Set(obs, a, reward, next, terminated)
+		tr.Set(episodes.Obs, a, reward, next, terminated)
 		buffer.Add(tr)
-		obs = next
-		if terminated || truncated {
-			sumReturns += epReturn
-			endedReturns++
-			episode++
-			epReturn = 0
-			obs = trainEnv.Reset(run.Seed + episode)
-		}
+		episodes.Step(next, reward, terminated || truncated)
 
 		// Learn: UpdatesPerStep value-expansion updates on uniform
 		// minibatches of real transitions.
@@ -236,31 +271,43 @@ func train(ctx context.Context, eng engine.Engine, run algos.RunConfig, cfg Conf
 		}
 		rep.Progress(step)
 
-		// Evaluate and report.
+		// Evaluate and report. An evaluation runs to its end even when
+		// ctx is cancelled during it, so that the checkpoint taken then
+		// follows a complete step.
 		if step%run.EvalEvery == 0 || step == run.Steps {
-			mean, std, err := algos.Evaluate(ctx, evalEnv, actor.Mode, run.EvalEpisodes, run.Seed+algos.EvalSeedOffset)
+			mean, std, err := algos.Evaluate(context.WithoutCancel(ctx), evalEnv, actor.Mode, run.EvalEpisodes, run.Seed+algos.EvalSeedOffset)
 			if err != nil {
 				return err
 			}
-			trainReturn := math.NaN()
-			if endedReturns > 0 {
-				trainReturn = sumReturns / float64(endedReturns)
-			}
-			sumReturns, endedReturns = 0, 0
 			qLoss, actorLoss, expansion := agent.TakeMetrics()
+			if learning {
+				// The actor's loss may be NaN by definition (no actor
+				// step yet, TD3's delay), and so may the expansion
+				// (horizon 0): only the critics' loss is checked, as
+				// algos/ddpg checks it.
+				if err := algos.CheckFinite(step, Columns[3:4], []float64{qLoss}, rep); err != nil {
+					return fmt.Errorf("mve: %w", err)
+				}
+			}
 			epochs := math.NaN()
 			if modelStats.Epochs > 0 {
 				epochs = float64(modelStats.Epochs)
+				if err := algos.CheckFinite(step, Columns[6:8], []float64{modelStats.EliteMSE, modelStats.EliteNLL}, rep); err != nil {
+					return fmt.Errorf("mve: %w", err)
+				}
 			}
 			row := algos.Row{EnvSteps: step, Names: Columns, Values: []float64{
-				mean, std, trainReturn,
+				mean, std, episodes.TakeMeanReturn(),
 				qLoss, actorLoss, expansion,
 				modelStats.EliteMSE, modelStats.EliteNLL, epochs,
-				modelSec, updateSec, time.Since(start).Seconds(),
+				modelSec, updateSec, saver.Elapsed(),
 			}}
 			if err := rep.Record(row); err != nil {
 				return fmt.Errorf("mve: record evaluation at step %d: %w", step, err)
 			}
+		}
+		if err := saver.After(step, run.Steps, save); err != nil {
+			return fmt.Errorf("mve: %w", err)
 		}
 	}
 	return nil

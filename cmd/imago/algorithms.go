@@ -35,24 +35,24 @@ const (
 var algorithms = []algorithm{
 	withCheckpoints(defineAlgorithm("sac", "Soft Actor-Critic (Haarnoja et al. 2018), model-free", sac.Preset, sac.Config.Validate, sac.Train).
 		withPresets(sac.PresetEnvs, sac.PresetYAML), sac.CheckpointPolicy),
-	defineAlgorithm("mbpo", "Model-Based Policy Optimization (Janner et al. 2019), SAC on learned-model rollouts", mbpo.Preset, mbpo.Config.Validate, mbpo.Train).
-		withPresets(mbpo.PresetEnvs, mbpo.PresetYAML),
+	withCheckpoints(defineAlgorithm("mbpo", "Model-Based Policy Optimization (Janner et al. 2019), SAC on learned-model rollouts", mbpo.Preset, mbpo.Config.Validate, mbpo.Train).
+		withPresets(mbpo.PresetEnvs, mbpo.PresetYAML), mbpo.CheckpointPolicy),
 	withCheckpoints(defineAlgorithm("ddpg", "Deep Deterministic Policy Gradient (Lillicrap et al. 2015), model-free; TD3's switches via --set", ddpg.Preset, ddpg.Config.Validate, ddpg.Train).
 		withPresets(ddpg.PresetEnvs, ddpg.PresetYAML), ddpg.CheckpointPolicy),
 	withCheckpoints(defineAlgorithm("td3", "TD3 (Fujimoto et al. 2018): DDPG with twin critics, target smoothing and a delayed actor", ddpg.PresetTD3, ddpg.Config.Validate, ddpg.Train).
 		withPresets(ddpg.PresetEnvs, ddpg.PresetYAML), ddpg.CheckpointPolicy),
-	defineAlgorithm("mve", "Model-based Value Expansion (Feinberg et al. 2018), DDPG with H-step model targets", mve.Preset, mve.Config.Validate, mve.Train).
-		withPresets(mve.PresetEnvs, mve.PresetYAML),
-	defineAlgorithm("steve", "Stochastic Ensemble Value Expansion (Buckman et al. 2018), uncertainty-weighted model targets", mve.PresetSTEVE, mve.Config.Validate, mve.Train).
-		withPresets(mve.PresetEnvs, mve.PresetYAML),
+	withCheckpoints(defineAlgorithm("mve", "Model-based Value Expansion (Feinberg et al. 2018), DDPG with H-step model targets", mve.Preset, mve.Config.Validate, mve.Train).
+		withPresets(mve.PresetEnvs, mve.PresetYAML), mve.CheckpointPolicy),
+	withCheckpoints(defineAlgorithm("steve", "Stochastic Ensemble Value Expansion (Buckman et al. 2018), uncertainty-weighted model targets", mve.PresetSTEVE, mve.Config.Validate, mve.Train).
+		withPresets(mve.PresetEnvs, mve.PresetYAML), mve.CheckpointPolicy),
 	withCheckpoints(defineAlgorithm("clearning", "C-learning (Eysenbach, Salakhutdinov, Levine 2020), goal-conditioned classifier, point mazes", clearning.Preset, clearning.Config.Validate, clearning.Train).
 		withPresets(clearning.PresetEnvs, clearning.PresetYAML), clearning.CheckpointPolicy),
-	defineAlgorithm("mpc", "model-predictive control by CEM through the learned ensemble with TS-inf particles (PETS, Chua et al. 2018)", mpc.Preset, mpc.Config.Validate, mpc.Train).
-		withPresets(mpc.PresetEnvs, mpc.PresetYAML),
-	defineAlgorithm("mbpg", "likelihood-ratio policy gradient with a value baseline on learned-model rollouts (\"version 2.5\"), on the host", mbpg.Preset, mbpg.Config.Validate, mbpg.Train).
-		withPresets(mbpg.PresetEnvs, mbpg.PresetYAML),
-	defineAlgorithm("bptt", "policy learning by backpropagation through learned-model rollouts, pathwise gradient (\"version 2.0\"), on the host", bptt.Preset, bptt.Config.Validate, bptt.Train).
-		withPresets(bptt.PresetEnvs, bptt.PresetYAML),
+	withCheckpointsPlanner(defineAlgorithm("mpc", "model-predictive control by CEM through the learned ensemble with TS-inf particles (PETS, Chua et al. 2018)", mpc.Preset, mpc.Config.Validate, mpc.Train).
+		withPresets(mpc.PresetEnvs, mpc.PresetYAML), mpc.CheckpointPolicy),
+	withCheckpoints(defineAlgorithm("mbpg", "likelihood-ratio policy gradient with a value baseline on learned-model rollouts (\"version 2.5\"), on the host", mbpg.Preset, mbpg.Config.Validate, mbpg.Train).
+		withPresets(mbpg.PresetEnvs, mbpg.PresetYAML), mbpg.CheckpointPolicy),
+	withCheckpoints(defineAlgorithm("bptt", "policy learning by backpropagation through learned-model rollouts, pathwise gradient (\"version 2.0\"), on the host", bptt.Preset, bptt.Config.Validate, bptt.Train).
+		withPresets(bptt.PresetEnvs, bptt.PresetYAML), bptt.CheckpointPolicy),
 	withCheckpoints(defineAlgorithm("dyna-q", "Dyna-Q and Dyna-Q+ (Sutton and Barto 8.2-8.3), tabular, on the host", dynaq.Preset, dynaq.Config.Validate, dynaq.Train).
 		withPresets(dynaq.PresetEnvs, dynaq.PresetYAML), dynaq.CheckpointPolicy),
 	withCheckpoints(defineAlgorithm("sr", "successor representation of a fixed policy learned by TD (Dayan 1993), tabular, on the host", sr.Preset, sr.Config.Validate, sr.Train), sr.CheckpointPolicy),
@@ -78,7 +78,9 @@ type algorithm struct {
 	// policy rebuilds the evaluation policy of an agent saved in a
 	// checkpoint, for imago eval; nil for an algorithm whose Train takes
 	// no checkpoints (see withCheckpoints).
-	policy func(eng engine.Engine, run algos.RunConfig, cfg any, s *checkpoint.State) (algos.Policy, func(), error)
+	// reset, where not nil, runs before each evaluation episode (a
+	// planner's warm start).
+	policy func(eng engine.Engine, run algos.RunConfig, cfg any, s *checkpoint.State) (p algos.Policy, reset, free func(), err error)
 	// prepareEval, where not nil, readies the environment of imago eval
 	// for the saved agent (sfql: the task it was learning).
 	prepareEval func(e env.Env, s *checkpoint.State) error
@@ -88,7 +90,18 @@ type algorithm struct {
 // and resumes through an algos.Checkpointer) with policy, its package's
 // CheckpointPolicy, for imago eval.
 func withCheckpoints[C any](a algorithm, policy func(engine.Engine, algos.RunConfig, C, *checkpoint.State) (algos.Policy, func(), error)) algorithm {
-	a.policy = func(eng engine.Engine, run algos.RunConfig, cfg any, s *checkpoint.State) (algos.Policy, func(), error) {
+	a.policy = func(eng engine.Engine, run algos.RunConfig, cfg any, s *checkpoint.State) (algos.Policy, func(), func(), error) {
+		p, free, err := policy(eng, run, *cfg.(*C), s)
+		return p, nil, free, err
+	}
+	return a
+}
+
+// withCheckpointsPlanner is withCheckpoints for an algorithm whose
+// evaluation policy keeps state through an episode, which reset drops
+// (mpc's planner).
+func withCheckpointsPlanner[C any](a algorithm, policy func(engine.Engine, algos.RunConfig, C, *checkpoint.State) (algos.Policy, func(), func(), error)) algorithm {
+	a.policy = func(eng engine.Engine, run algos.RunConfig, cfg any, s *checkpoint.State) (algos.Policy, func(), func(), error) {
 		return policy(eng, run, *cfg.(*C), s)
 	}
 	return a

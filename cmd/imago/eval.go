@@ -92,7 +92,7 @@ func evaluate(c *cli.Context, dir string, episodes, step int, seed *int64, engin
 			err = cerr
 		}
 	}()
-	policy, free, err := tr.algo.policy(eng, tr.run, tr.cfg, state)
+	policy, reset, free, err := tr.algo.policy(eng, tr.run, tr.cfg, state)
 	if err != nil {
 		return fmt.Errorf("%s: checkpoint of step %d: %w", dir, meta.Step, err)
 	}
@@ -119,6 +119,9 @@ func evaluate(c *cli.Context, dir string, episodes, step int, seed *int64, engin
 		fmt.Fprintf(stdout, "%s: eval return %.4g ± %.4g, success rate %.3g, final distance %.3g over %d episodes\n",
 			label, ev.Return, ev.ReturnStd, ev.Success, ev.FinalDistance, episodes)
 		return nil
+	}
+	if reset != nil {
+		e = algos.OnReset(e, reset)
 	}
 	mean, std, err := algos.Evaluate(c.Context, e, policy, episodes, first)
 	if err != nil {

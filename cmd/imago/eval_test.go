@@ -81,7 +81,7 @@ func TestEveryPolicyTakesItsConfig(t *testing.T) {
 			envID = ids[0]
 		}
 		run := algos.RunConfig{Env: envID, Steps: 10, EvalEvery: 10, EvalEpisodes: 1}
-		_, _, err := a.policy(cpu.New(), run, a.config(envID), checkpoint.NewState())
+		_, _, _, err := a.policy(cpu.New(), run, a.config(envID), checkpoint.NewState())
 		if err == nil {
 			t.Errorf("%s: the policy of an empty checkpoint has no error", a.name)
 		}
