@@ -63,29 +63,23 @@ func (e *Episodes) TakeMeanReturn() float64 {
 
 // episodesState is the host part of Episodes' checkpoint.
 type episodesState struct {
-	// Resumable is false when the environment is not an
-	// env.Snapshotter: the checkpoint then holds no environment state, and
-	// Load refuses it.
-	Resumable bool      `json:"resumable"`
-	Obs       []float64 `json:"obs"`
-	Ended     int64     `json:"ended"`
-	Return    float64   `json:"return"`
-	Sum       float64   `json:"sum"`
-	Count     int       `json:"count"`
+	Obs    []float64 `json:"obs"`
+	Ended  int64     `json:"ended"`
+	Return float64   `json:"return"`
+	Sum    float64   `json:"sum"`
+	Count  int       `json:"count"`
 }
 
 // Save puts the episodes' state and the environment's into s under name.
 // An environment that is not an env.Snapshotter (one of a library user's
 // own, say) cannot give its state: the checkpoint is still written, for
-// evaluation and deployment, but Load refuses to resume from it.
+// evaluation and deployment, but Load refuses to resume from it
+// (checkpoint.State.PutEnv).
 func (e *Episodes) Save(s *checkpoint.State, name string) error {
-	_, resumable := e.Env.(env.Snapshotter)
-	if resumable {
-		if err := s.PutEnv(name+".env", e.Env); err != nil {
-			return err
-		}
+	if err := s.PutEnv(name+".env", e.Env); err != nil {
+		return err
 	}
-	return s.PutValue(name, episodesState{Resumable: resumable, Obs: e.Obs, Ended: e.Ended, Return: e.Return, Sum: e.sum, Count: e.count})
+	return s.PutValue(name, episodesState{Obs: e.Obs, Ended: e.Ended, Return: e.Return, Sum: e.sum, Count: e.count})
 }
 
 // Load restores what Save put into s under name.
@@ -93,9 +87,6 @@ func (e *Episodes) Load(s *checkpoint.State, name string) error {
 	var st episodesState
 	if err := s.Value(name, &st); err != nil {
 		return err
-	}
-	if !st.Resumable {
-		return fmt.Errorf("%s: the checkpoint holds no state of the training environment, which is not an env.Snapshotter: it can be evaluated but not resumed", name)
 	}
 	if n := e.Env.ObservationSpace().Dim(); len(st.Obs) != n {
 		return fmt.Errorf("%s: an observation of %d values, want %d", name, len(st.Obs), n)

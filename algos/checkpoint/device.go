@@ -182,15 +182,19 @@ type snapshotter interface {
 type envState struct {
 	Type string `json:"type"`
 	Data []byte `json:"data"`
+	// None is set for an environment that cannot take a snapshot.
+	None bool `json:"none,omitempty"`
 }
 
 // PutEnv stores the snapshot of e (env.Snapshotter's Snapshot), with e's Go
-// type, as the value called name. It returns an error naming e's type if e
-// cannot take a snapshot.
+// type, as the value called name. An environment that cannot take a
+// snapshot (one of a library user's own, say) is recorded as such: the
+// checkpoint still holds everything else, for evaluation and deployment,
+// and Env refuses to resume from it.
 func (s *State) PutEnv(name string, e env.Env) error {
 	sn, ok := e.(snapshotter)
 	if !ok {
-		return fmt.Errorf("checkpoint value %q: environment %T cannot be checkpointed: it has no Snapshot and Restore methods (env.Snapshotter)", name, e)
+		return s.PutValue(name, envState{Type: fmt.Sprintf("%T", e), None: true})
 	}
 	data, err := sn.Snapshot()
 	if err != nil {
@@ -203,16 +207,19 @@ func (s *State) PutEnv(name string, e env.Env) error {
 // of the same Go type as the environment it was taken from and accept the
 // snapshot (env.Snapshotter's Restore).
 func (s *State) Env(name string, e env.Env) error {
-	sn, ok := e.(snapshotter)
-	if !ok {
-		return fmt.Errorf("%s: value %q: environment %T cannot be restored: it has no Snapshot and Restore methods (env.Snapshotter)", s.where(), name, e)
-	}
 	var st envState
 	if err := s.Value(name, &st); err != nil {
 		return err
 	}
 	if typ := fmt.Sprintf("%T", e); st.Type != typ {
 		return fmt.Errorf("%s: value %q is a snapshot of environment %s, not %s", s.where(), name, show(st.Type), typ)
+	}
+	if st.None {
+		return fmt.Errorf("%s: value %q: environment %s has no Snapshot and Restore methods (env.Snapshotter), so this checkpoint holds no state of it: it can be evaluated but not resumed", s.where(), name, show(st.Type))
+	}
+	sn, ok := e.(snapshotter)
+	if !ok {
+		return fmt.Errorf("%s: value %q: environment %T cannot be restored: it has no Snapshot and Restore methods (env.Snapshotter)", s.where(), name, e)
 	}
 	if err := sn.Restore(st.Data); err != nil {
 		return fmt.Errorf("%s: value %q: restore environment %T: %w", s.where(), name, e, err)

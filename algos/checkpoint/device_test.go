@@ -206,8 +206,16 @@ func TestEnvRoundTrip(t *testing.T) {
 		t.Errorf("restored %+v, want %+v", f, *e)
 	}
 
-	err := s.PutEnv("env", &plainEnv{})
-	wantErr(t, err, `checkpoint value "env": environment *checkpoint.plainEnv cannot be checkpointed: it has no Snapshot and Restore methods (env.Snapshotter)`)
+	// An environment without snapshots is recorded as such, and refused
+	// on resume.
+	plain := NewState()
+	if err := plain.PutEnv("env", &plainEnv{}); err != nil {
+		t.Fatal(err)
+	}
+	err := roundTrip(t, plain).Env("env", &plainEnv{})
+	if err == nil || !strings.HasSuffix(err.Error(), `: value "env": environment *checkpoint.plainEnv has no Snapshot and Restore methods (env.Snapshotter), so this checkpoint holds no state of it: it can be evaluated but not resumed`) {
+		t.Errorf("Env of an environment without snapshots: %v", err)
+	}
 	err = loaded.Env("env", &otherEnv{})
 	if err == nil || !strings.HasSuffix(err.Error(), `value "env" is a snapshot of environment *checkpoint.fakeEnv, not *checkpoint.otherEnv`) {
 		t.Errorf("Env into another type: %v", err)

@@ -6,8 +6,10 @@ import (
 	"log"
 	"math"
 	"math/rand/v2"
+	"os"
 
 	"github.com/imago-rl/imago/algos"
+	"github.com/imago-rl/imago/algos/checkpoint"
 	"github.com/imago-rl/imago/algos/clearning"
 	"github.com/imago-rl/imago/engine"
 	_ "github.com/imago-rl/imago/engine/cpu" // registers the "cpu" engine
@@ -88,7 +90,12 @@ func Example() {
 	cfg.ActorLR, cfg.CriticLR = 1e-3, 1e-3
 
 	var rows algos.Rows // keeps every evaluation in memory
-	if err := clearning.Train(context.Background(), eng, run, cfg, &rows); err != nil {
+	dir, _ := os.MkdirTemp("", "clearning-example")
+	defer os.RemoveAll(dir)
+	// Checkpoints saves the agent into dir after the last step (and every
+	// Every steps, and on an interrupt); checkpoint.Load reads it back.
+	saved := &algos.Checkpoints{Reporter: &rows, Dir: dir, Algo: "clearning", Env: run.Env}
+	if err := clearning.Train(context.Background(), eng, run, cfg, saved); err != nil {
 		log.Fatal(err)
 	}
 	last := rows.Rows[len(rows.Rows)-1]
@@ -96,8 +103,11 @@ func Example() {
 	// Standing still ends within 0.1 of a uniform goal in about one
 	// episode in ten.
 	fmt.Println("most episodes end at their goal:", last.Get("eval_success") > 0.5)
+	steps, _ := checkpoint.List(dir)
+	fmt.Println("saved after steps", steps)
 
 	// Output:
 	// 3 evaluations, the last after 1500 steps
 	// most episodes end at their goal: true
+	// saved after steps [1500]
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"os"
 
 	"github.com/imago-rl/imago/algos"
+	"github.com/imago-rl/imago/algos/checkpoint"
 	"github.com/imago-rl/imago/algos/dynaq"
 	"github.com/imago-rl/imago/env"
 )
@@ -82,16 +84,24 @@ func Example() {
 	cfg := dynaq.Preset(run.Env) // the documented defaults: no preset for this environment
 
 	var rows algos.Rows // keeps every evaluation in memory
-	if err := dynaq.Train(context.Background(), nil, run, cfg, &rows); err != nil {
+	dir, _ := os.MkdirTemp("", "dynaq-example")
+	defer os.RemoveAll(dir)
+	// Checkpoints saves the agent into dir after the last step (and every
+	// Every steps, and on an interrupt); checkpoint.Load reads it back.
+	saved := &algos.Checkpoints{Reporter: &rows, Dir: dir, Algo: "dyna-q", Env: run.Env}
+	if err := dynaq.Train(context.Background(), nil, run, cfg, saved); err != nil {
 		log.Fatal(err)
 	}
 	last := rows.Rows[len(rows.Rows)-1]
 	fmt.Printf("%d evaluations, the last after %d steps\n", len(rows.Rows), last.EnvSteps)
 	fmt.Println("greedy episodes reach the goal:", last.Get("eval_return") == 1)
 	fmt.Println("greedy episodes take the shortest path:", last.Get("eval_steps") == 8)
+	steps, _ := checkpoint.List(dir)
+	fmt.Println("saved after steps", steps)
 
 	// Output:
 	// 2 evaluations, the last after 2000 steps
 	// greedy episodes reach the goal: true
 	// greedy episodes take the shortest path: true
+	// saved after steps [2000]
 }

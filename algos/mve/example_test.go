@@ -6,8 +6,10 @@ import (
 	"log"
 	"math"
 	"math/rand/v2"
+	"os"
 
 	"github.com/imago-rl/imago/algos"
+	"github.com/imago-rl/imago/algos/checkpoint"
 	"github.com/imago-rl/imago/algos/mve"
 	"github.com/imago-rl/imago/engine"
 	_ "github.com/imago-rl/imago/engine/cpu" // registers the "cpu" engine
@@ -84,7 +86,12 @@ func Example() {
 	cfg.DDPG.ActorLR, cfg.DDPG.CriticLR = 1e-3, 1e-3
 
 	var rows algos.Rows // keeps every evaluation in memory
-	if err := mve.Train(context.Background(), eng, run, cfg, &rows); err != nil {
+	dir, _ := os.MkdirTemp("", "mve-example")
+	defer os.RemoveAll(dir)
+	// Checkpoints saves the agent into dir after the last step (and every
+	// Every steps, and on an interrupt); checkpoint.Load reads it back.
+	saved := &algos.Checkpoints{Reporter: &rows, Dir: dir, Algo: "mve", Env: run.Env}
+	if err := mve.Train(context.Background(), eng, run, cfg, saved); err != nil {
 		log.Fatal(err)
 	}
 	last := rows.Rows[len(rows.Rows)-1]
@@ -93,8 +100,11 @@ func Example() {
 	e, _ := env.Make(run.Env)
 	still, _, _ := algos.Evaluate(context.Background(), e, func([]float64) []float64 { return []float64{0} }, 10, run.Seed+algos.EvalSeedOffset)
 	fmt.Println("costs less than half as much as standing still:", last.Get("eval_return") > still/2)
+	steps, _ := checkpoint.List(dir)
+	fmt.Println("saved after steps", steps)
 
 	// Output:
 	// 2 evaluations, the last after 1000 steps, 2 imagined steps per target
 	// costs less than half as much as standing still: true
+	// saved after steps [1000]
 }
