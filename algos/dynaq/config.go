@@ -6,7 +6,7 @@ import (
 )
 
 // Config holds every hyperparameter of Dyna-Q and Dyna-Q+. Defaults returns
-// the documented defaults; Preset adjusts them per environment (presets.go).
+// the documented defaults; Preset adjusts them per environment (presets.yaml, embedded).
 // Sources:
 //
 //   - [SB] Sutton and Barto, Reinforcement Learning: An Introduction, 2nd
@@ -38,7 +38,7 @@ type Config struct {
 	Plus bool `yaml:"plus"`
 	// Kappa is κ, the weight of the exploration bonus κ√τ of Dyna-Q+; it
 	// is unused unless Plus is set. Default 1e-3 ([Zhang] figure_8_5
-	// time_weight; its figure_8_4 uses 1e-4, see presets.go).
+	// time_weight; its figure_8_4 uses 1e-4, see presets.yaml).
 	Kappa float64 `yaml:"kappa"`
 	// EvalMaxSteps caps each evaluation episode of the greedy policy: the
 	// mazes have no time limit and an untrained greedy policy can walk in

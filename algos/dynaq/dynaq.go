@@ -10,7 +10,7 @@
 // ε-greedily, observe, learn (agent.go: the direct update, the model
 // update, the planning updates), evaluate. Every hyperparameter is in
 // Config (config.go) with its default and source; per-environment
-// adjustments are in presets.go. experiment.go reproduces the book's
+// adjustments are in presets.yaml. experiment.go reproduces the book's
 // Figures 8.2, 8.4 and 8.5 and draws them.
 //
 // The algorithm is tabular and runs on the host: Train takes an

@@ -8,7 +8,7 @@ import (
 )
 
 // Config holds every hyperparameter of MBPO. Defaults returns the documented
-// defaults; Preset adjusts them per environment (presets.go). Sources:
+// defaults; Preset adjusts them per environment (presets.yaml, embedded). Sources:
 //
 //   - [MBPO] Janner et al., "When to Trust Your Model: Model-Based Policy
 //     Optimization", NeurIPS 2019 (arXiv:1906.08253), appendix C;

@@ -11,7 +11,7 @@
 // take UpdatesPerStep SAC updates on minibatches mixing the two buffers at
 // RealRatio; evaluate. Every hyperparameter is in Config (config.go) with its
 // default and source, and per-environment adjustments are in one table
-// (presets.go). The rollouts' actions come from the policy, as MBPO's do,
+// (presets.yaml, embedded). The rollouts' actions come from the policy, as MBPO's do,
 // or, as the general Dyna recipe allows, from the real buffer or at random
 // (Config.RolloutActions; docs/dyna.md maps every setting to the recipe).
 //
