@@ -206,3 +206,45 @@ func TestTrainWritesEventsAndCurve(t *testing.T) {
 		t.Errorf("curve.png: %v", err)
 	}
 }
+
+// TestResumeFailureKeepsMetrics checks that a resume that fails when the
+// algorithm loads its checkpoint (here: config.yaml edited to other layer
+// sizes) leaves metrics.csv as it was.
+func TestResumeFailureKeepsMetrics(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	args := []string{"train", "--algo", "sac", "--env", "Pendulum-v1", "--steps", "600", "--engine", "cpu",
+		"--eval-every", "200", "--eval-episodes", "1", "--checkpoint-every", "200",
+		"--set", "hidden=8,8", "--set", "batch_size=16", "--set", "learning_starts=100", "--out", dir}
+	if _, stderr, err := run(t, args...); err != nil {
+		t.Fatalf("train: %v\n%s", err, stderr)
+	}
+	for _, ext := range []string{".json", ".safetensors"} {
+		if err := os.Remove(filepath.Join(dir, checkpointsDir, "step-000000600"+ext)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfgPath := filepath.Join(dir, configFile)
+	text, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(text), "hidden: [8, 8]", "hidden: [9, 9]", 1)
+	if edited == string(text) {
+		t.Fatalf("config.yaml has no hidden: [8, 8]:\n%s", text)
+	}
+	if err := os.WriteFile(cfgPath, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(filepath.Join(dir, metricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = run(t, "train", "--resume", dir)
+	if err == nil || !strings.Contains(err.Error(), "agent.actor") {
+		t.Fatalf("resume with other layer sizes: %v, want an error naming agent.actor", err)
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, metricsFile))
+	if string(after) != string(before) {
+		t.Errorf("a failed resume changed metrics.csv:\n%s\nwas:\n%s", after, before)
+	}
+}

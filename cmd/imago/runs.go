@@ -182,8 +182,13 @@ type metricsCSV struct {
 	rest  []int    // the indices of the other names, in order
 
 	// resumed is the header of the file a resumed run appends to, which
-	// the run's rows must match; nil for a new file.
+	// the run's rows must match; nil for a new file. keep is the file's
+	// content up to the resumed step, which replaces it at path before the
+	// first row is appended (w is nil until then) to file.
 	resumed []string
+	path    string
+	keep    []byte
+	file    *os.File
 }
 
 // The columns every run's metrics.csv starts with.
@@ -265,47 +270,69 @@ func (m *metricsCSV) columns(names []string) ([]string, error) {
 }
 
 // resumeMetrics prepares the metrics.csv at path for a run resumed after
-// step: it keeps the header and the rows up to step (the resumed run
-// writes those after it again), replacing the file atomically, and returns
-// it open for appending, with a metricsCSV that expects the same columns.
-func resumeMetrics(path string, step int) (*os.File, *metricsCSV, error) {
+// step: the returned metricsCSV expects the file's columns and, before it
+// writes its first row, replaces the file atomically by its header and its
+// rows up to step (the resumed run writes those after it again), then
+// appends. A run that fails to resume before its first row leaves the
+// file as it was. Close closes the file it opened.
+func resumeMetrics(path string, step int) (*metricsCSV, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	records, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	var header []string
+	if len(records) == 0 {
+		return nil, fmt.Errorf("%s is empty: no header to resume with", path)
+	}
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
 	for i, rec := range records {
-		if i == 0 {
-			header = rec
-		} else if n, err := strconv.Atoi(rec[0]); err != nil {
-			return nil, nil, fmt.Errorf("%s: line %d: env_steps %q is not an integer", path, i+1, rec[0])
-		} else if n > step {
-			break
+		if i > 0 {
+			if n, err := strconv.Atoi(rec[0]); err != nil {
+				return nil, fmt.Errorf("%s: line %d: env_steps %q is not an integer", path, i+1, rec[0])
+			} else if n > step {
+				break
+			}
 		}
 		if err := w.Write(rec); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	w.Flush()
-	if err := atomicfile.WriteFile(path, func(f io.Writer) error { _, err := f.Write(buf.Bytes()); return err }, nil); err != nil {
-		return nil, nil, err
+	return &metricsCSV{resumed: records[0], path: path, keep: buf.Bytes()}, nil
+}
+
+// openResumed replaces a resumed run's metrics.csv by the rows it keeps and
+// opens it for appending.
+func (m *metricsCSV) openResumed() error {
+	if err := atomicfile.WriteFile(m.path, func(f io.Writer) error { _, err := f.Write(m.keep); return err }, nil); err != nil {
+		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	f, err := os.OpenFile(m.path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	m := newMetricsCSV(f)
-	m.resumed = header
-	return f, m, nil
+	m.file, m.w = f, csv.NewWriter(f)
+	return nil
+}
+
+// Close closes the file a resumed run's metricsCSV opened, if any.
+func (m *metricsCSV) Close() error {
+	if m.file == nil {
+		return nil
+	}
+	return m.file.Close()
 }
 
 func (m *metricsCSV) flush(rec []string) error {
+	if m.w == nil {
+		if err := m.openResumed(); err != nil {
+			return fmt.Errorf("write %s: %w", metricsFile, err)
+		}
+	}
 	if err := m.w.Write(rec); err != nil {
 		return fmt.Errorf("write %s: %w", metricsFile, err)
 	}

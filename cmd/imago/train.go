@@ -439,7 +439,7 @@ func train(ctx context.Context, opts trainOptions, stdout, stderr io.Writer, ter
 		metrics *metricsCSV
 	)
 	if tr.resumeAt > 0 {
-		f, metrics, err = resumeMetrics(filepath.Join(tr.out, metricsFile), tr.resumeAt)
+		metrics, err = resumeMetrics(filepath.Join(tr.out, metricsFile), tr.resumeAt)
 		if err != nil {
 			return fmt.Errorf("--resume: %w", err)
 		}
@@ -468,7 +468,11 @@ func train(ctx context.Context, opts trainOptions, stdout, stderr io.Writer, ter
 		fmt.Fprintf(stderr, "%s: %d steps on engine %s, writing %s\n", label, tr.run.Steps, eng.Name(), tr.out)
 	}
 	defer func() {
-		if cerr := f.Close(); cerr != nil && err == nil {
+		cerr := metrics.Close()
+		if f != nil {
+			cerr = errors.Join(cerr, f.Close())
+		}
+		if cerr != nil && err == nil {
 			err = cerr
 		}
 	}()

@@ -3,6 +3,7 @@ package tensorboard
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,7 +43,9 @@ type Writer struct {
 // file_version "brain.Event:2".
 //
 // Create never overwrites a file: a second Writer created in the same
-// directory by the same process within the same second is an error.
+// directory by the same process within the same second (a run resumed in
+// the process that was interrupted) gets the name with ".1" before
+// ".imago", a third ".2", and so on.
 func Create(dir string, now time.Time) (*Writer, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("tensorboard: create event file: %w", err)
@@ -59,12 +62,24 @@ func Create(dir string, now time.Time) (*Writer, error) {
 		}
 		return r
 	}, host)
-	name := fmt.Sprintf("events.out.tfevents.%d.%s.%d.imago", now.Unix(), host, os.Getpid())
-	path := filepath.Join(dir, name)
-
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("tensorboard: create event file: %w", err)
+	base := fmt.Sprintf("events.out.tfevents.%d.%s.%d", now.Unix(), host, os.Getpid())
+	var (
+		path string
+		f    *os.File
+	)
+	for n := 0; ; n++ {
+		name := base + ".imago"
+		if n > 0 {
+			name = fmt.Sprintf("%s.%d.imago", base, n)
+		}
+		path = filepath.Join(dir, name)
+		f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrExist) || n == 99 {
+			return nil, fmt.Errorf("tensorboard: create event file: %w", err)
+		}
 	}
 	w := &Writer{path: path, f: f}
 	if err := w.write(appendFileVersionEvent(nil, seconds(now))); err != nil {

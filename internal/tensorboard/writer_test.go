@@ -4,12 +4,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
-	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -208,9 +208,17 @@ func TestCreateName(t *testing.T) {
 		t.Errorf("file name %s, want seconds %d and pid %d", m[0], start.Unix(), os.Getpid())
 	}
 
-	// The same process in the same second: never overwrite.
-	if _, err := Create(dir, start); !errors.Is(err, fs.ErrExist) {
-		t.Errorf("second Create in the same second: error %v, want one wrapping fs.ErrExist", err)
+	// The same process in the same second: never overwrite, take the
+	// next name.
+	w2, err := Create(dir, start)
+	if err != nil {
+		t.Fatalf("second Create in the same second: %v", err)
+	}
+	if want := strings.TrimSuffix(w.Path(), ".imago") + ".1.imago"; w2.Path() != want {
+		t.Errorf("second Create in the same second wrote %s, want %s", w2.Path(), want)
+	}
+	if events, err := ReadFile(w.Path()); err != nil || len(events) != 1 {
+		t.Errorf("the first file after a second Create: %d events, %v", len(events), err)
 	}
 }
 
