@@ -14,7 +14,6 @@ import (
 	"github.com/imago-rl/imago/algos/replay"
 	"github.com/imago-rl/imago/engine"
 	"github.com/imago-rl/imago/engine/cpu"
-	"github.com/imago-rl/imago/env"
 )
 
 // resumable is tiny with a model training and rollout every 50 steps after
@@ -49,30 +48,13 @@ func TestResume(t *testing.T) {
 // last row, and that a configuration of other sizes is refused.
 func TestCheckpointPolicy(t *testing.T) {
 	run := algos.RunConfig{Env: "Pendulum-v1", Steps: 120, Seed: 1, EvalEvery: 120, EvalEpisodes: 1}
-	dir := t.TempDir()
-	rows := &algos.Rows{}
-	ck := &algos.Checkpoints{Reporter: rows, Dir: dir, Algo: "mbpo", Env: run.Env}
-	if err := Train(context.Background(), cpu.New(), run, resumable(), ck); err != nil {
-		t.Fatal(err)
-	}
-	_, s, err := checkpoint.Load(dir, -1, checkpoint.Meta{Algo: "mbpo", Env: run.Env})
-	if err != nil {
-		t.Fatal(err)
+	train := func(ctx context.Context, run algos.RunConfig, rep algos.Reporter) error {
+		return Train(ctx, cpu.New(), run, resumable(), rep)
 	}
 	eng := cpu.New()
-	policy, free, err := CheckpointPolicy(eng, run, resumable(), s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer free()
-	e, _ := env.Make(run.Env)
-	got, _, err := algos.Evaluate(context.Background(), e, policy, 1, run.Seed+algos.EvalSeedOffset)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := rows.Rows[len(rows.Rows)-1].Get("eval_return"); math.Float64bits(got) != math.Float64bits(want) {
-		t.Errorf("the checkpoint's policy returns %v, the run's evaluation %v", got, want)
-	}
+	s := algostest.Policy(t, "mbpo", run, train, func(s *checkpoint.State) (algos.Policy, func(), error) {
+		return CheckpointPolicy(eng, run, resumable(), s)
+	})
 	other := resumable()
 	other.SAC.Hidden = []int{8, 8}
 	if _, _, err := CheckpointPolicy(eng, run, other, s); err == nil || !strings.HasPrefix(err.Error(), "mbpo: ") {

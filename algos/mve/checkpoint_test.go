@@ -3,7 +3,6 @@ package mve
 import (
 	"context"
 	"errors"
-	"math"
 	"strings"
 	"testing"
 
@@ -11,7 +10,6 @@ import (
 	"github.com/imago-rl/imago/algos/algostest"
 	"github.com/imago-rl/imago/algos/checkpoint"
 	"github.com/imago-rl/imago/engine/cpu"
-	"github.com/imago-rl/imago/env"
 )
 
 // resumable is small with learning from step 101 and a model training
@@ -51,30 +49,13 @@ func TestResume(t *testing.T) {
 func TestCheckpointPolicy(t *testing.T) {
 	run := algos.RunConfig{Env: "Pendulum-v1", Steps: 120, Seed: 1, EvalEvery: 120, EvalEpisodes: 1}
 	cfg := resumable(Preset("Pendulum-v1"))
-	dir := t.TempDir()
-	rows := &algos.Rows{}
-	ck := &algos.Checkpoints{Reporter: rows, Dir: dir, Algo: "mve", Env: run.Env}
-	if err := Train(context.Background(), cpu.New(), run, cfg, ck); err != nil {
-		t.Fatal(err)
-	}
-	_, s, err := checkpoint.Load(dir, -1, checkpoint.Meta{Algo: "mve", Env: run.Env})
-	if err != nil {
-		t.Fatal(err)
+	train := func(ctx context.Context, run algos.RunConfig, rep algos.Reporter) error {
+		return Train(ctx, cpu.New(), run, cfg, rep)
 	}
 	eng := cpu.New()
-	policy, free, err := CheckpointPolicy(eng, run, cfg, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer free()
-	e, _ := env.Make(run.Env)
-	got, _, err := algos.Evaluate(context.Background(), e, policy, 1, run.Seed+algos.EvalSeedOffset)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := rows.Rows[len(rows.Rows)-1].Get("eval_return"); math.Float64bits(got) != math.Float64bits(want) {
-		t.Errorf("the checkpoint's policy returns %v, the run's evaluation %v", got, want)
-	}
+	s := algostest.Policy(t, "mve", run, train, func(s *checkpoint.State) (algos.Policy, func(), error) {
+		return CheckpointPolicy(eng, run, cfg, s)
+	})
 	other := cfg
 	other.DDPG.Hidden = []int{8, 8}
 	if _, _, err := CheckpointPolicy(eng, run, other, s); err == nil || !strings.HasPrefix(err.Error(), "mve: ") {
