@@ -93,10 +93,8 @@ func Evaluate(ctx context.Context, e env.Env, policy Policy, episodes int, seed 
 		obs := e.Reset(seed + int64(i))
 		for {
 			a := policy(obs)
-			for _, x := range a {
-				if math.IsNaN(x) || math.IsInf(x, 0) {
-					return 0, 0, fmt.Errorf("evaluate: the policy's action holds %v: its parameters have diverged", x)
-				}
+			if err := FiniteAction(a); err != nil {
+				return 0, 0, err
 			}
 			next, r, term, trunc := e.Step(a)
 			returns[i] += r
@@ -106,14 +104,32 @@ func Evaluate(ctx context.Context, e env.Env, policy Policy, episodes int, seed 
 			obs = next
 		}
 	}
-	for _, r := range returns {
-		mean += r
+	mean, std = MeanStd(returns)
+	return mean, std, nil
+}
+
+// FiniteAction returns an error if the action a policy chose holds a NaN
+// or an infinity (its parameters have diverged), which an environment
+// would refuse.
+func FiniteAction(a []float64) error {
+	for _, x := range a {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("evaluate: the policy's action holds %v: its parameters have diverged", x)
+		}
 	}
-	mean /= float64(episodes)
-	for _, r := range returns {
-		std += (r - mean) * (r - mean)
+	return nil
+}
+
+// MeanStd returns the mean and the population standard deviation of xs.
+func MeanStd(xs []float64) (mean, std float64) {
+	for _, x := range xs {
+		mean += x
 	}
-	return mean, math.Sqrt(std / float64(episodes)), nil
+	mean /= float64(len(xs))
+	for _, x := range xs {
+		std += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(std / float64(len(xs)))
 }
 
 // RunConfig is what every run has whatever its algorithm: the environment,

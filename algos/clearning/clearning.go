@@ -367,7 +367,11 @@ func Evaluate(ctx context.Context, e env.GoalEnv, policy algos.Policy, episodes 
 		obs := e.Reset(seed + int64(i))
 		minDist := math.Inf(1)
 		for {
-			next, r, term, trunc := e.Step(policy(obs))
+			a := policy(obs)
+			if err := algos.FiniteAction(a); err != nil {
+				return Evaluation{}, err
+			}
+			next, r, term, trunc := e.Step(a)
 			returns[i] += r
 			minDist = min(minDist, e.Distance())
 			if term || trunc {
@@ -385,14 +389,7 @@ func Evaluate(ctx context.Context, e env.GoalEnv, policy algos.Policy, episodes 
 	ev.Success /= n
 	ev.FinalDistance /= n
 	ev.MinDistance /= n
-	for _, r := range returns {
-		ev.Return += r
-	}
-	ev.Return /= n
-	for _, r := range returns {
-		ev.ReturnStd += (r - ev.Return) * (r - ev.Return)
-	}
-	ev.ReturnStd = math.Sqrt(ev.ReturnStd / n)
+	ev.Return, ev.ReturnStd = algos.MeanStd(returns)
 	return ev, nil
 }
 

@@ -3,10 +3,10 @@ package sfql
 import (
 	"context"
 	"fmt"
-	"math"
 	"path/filepath"
 	"strings"
 
+	"github.com/imago-rl/imago/algos"
 	"github.com/imago-rl/imago/env"
 	"github.com/imago-rl/imago/internal/plot"
 )
@@ -112,7 +112,7 @@ func (r TransferResult) Summary() string {
 	fmt.Fprintf(&b, "FourRooms-v0, %d tasks of %d steps, %d runs (seeds %v):\n", r.Tasks, r.TaskSteps, len(r.Seeds), r.Seeds)
 	half := r.Tasks / 2
 	for m, name := range r.Methods {
-		mean, sd := meanStd(r.Total(m))
+		mean, sd := algos.MeanStd(r.Total(m))
 		first, second := 0.0, 0.0
 		for _, tasks := range r.TaskReward[m] {
 			for t, v := range tasks {
@@ -135,20 +135,9 @@ func (r TransferResult) Summary() string {
 			ahead++
 		}
 	}
-	mean, sd := meanStd(diff)
+	mean, sd := algos.MeanStd(diff)
 	fmt.Fprintf(&b, "  SFQL ahead of Q-learning in %d/%d runs, by %.0f ± %.0f reward\n", ahead, len(sf), mean, sd)
 	return b.String()
-}
-
-func meanStd(xs []float64) (mean, std float64) {
-	for _, x := range xs {
-		mean += x
-	}
-	mean /= float64(len(xs))
-	for _, x := range xs {
-		std += (x - mean) * (x - mean)
-	}
-	return mean, math.Sqrt(std / float64(len(xs)))
 }
 
 // WritePNG draws the mean cumulative reward of each method against the

@@ -305,14 +305,8 @@ func evaluate(ctx context.Context, l learner, e TaskEnv, run algos.RunConfig) (m
 			}
 		}
 	}
-	for _, r := range returns {
-		mean += r
-	}
-	mean /= float64(len(returns))
-	for _, r := range returns {
-		std += (r - mean) * (r - mean)
-	}
-	return mean, math.Sqrt(std / float64(len(returns))), nil
+	mean, std = algos.MeanStd(returns)
+	return mean, std, nil
 }
 
 func distance(a, b []float64) float64 {

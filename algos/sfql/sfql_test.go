@@ -373,8 +373,8 @@ func TestTransferSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Log("\n" + res.Summary())
-	sf, _ := meanStd(res.Total(0))
-	q, _ := meanStd(res.Total(1))
+	sf, _ := algos.MeanStd(res.Total(0))
+	q, _ := algos.MeanStd(res.Total(1))
 	if sf <= q {
 		t.Errorf("SFQL mean total reward %.1f, Q-learning %.1f: want SFQL ahead", sf, q)
 	}

@@ -232,12 +232,6 @@ func evaluate(ctx context.Context, e env.Env, numActions int, run algos.RunConfi
 			}
 		}
 	}
-	for _, r := range returns {
-		mean += r
-	}
-	mean /= float64(len(returns))
-	for _, r := range returns {
-		std += (r - mean) * (r - mean)
-	}
-	return mean, math.Sqrt(std / float64(len(returns))), nil
+	mean, std = algos.MeanStd(returns)
+	return mean, std, nil
 }
